@@ -1,0 +1,253 @@
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hlsgate/hlsgate/server/store"
+	"github.com/hlsgate/hlsgate/signer"
+)
+
+// ErrSessionInvalid is returned when an access token's session was revoked,
+// has expired or belongs to a disabled user.
+var ErrSessionInvalid = errors.New("auth: session revoked or expired")
+
+// Principal is the authenticated caller of an API request.
+type Principal struct {
+	UserID         int64
+	Username       string
+	SessionID      signer.SessionID
+	SessionExpires time.Time
+}
+
+// Store is what the service needs from the database.
+type Store interface {
+	CreateUser(ctx context.Context, username, passwordHash string, now time.Time) (store.User, error)
+	UserByName(ctx context.Context, username string) (store.User, error)
+	UserByID(ctx context.Context, id int64) (store.User, error)
+	SetPassword(ctx context.Context, userID int64, hash string) error
+	CreateSession(ctx context.Context, s store.Session) error
+	SessionByID(ctx context.Context, id string) (store.Session, error)
+	ListLiveSessions(ctx context.Context, userID int64, now time.Time) ([]store.Session, error)
+	RevokeSession(ctx context.Context, userID int64, id string, now time.Time) error
+	RevokeUserSessions(ctx context.Context, userID int64, exceptID string, now time.Time) (int64, error)
+	RevokedSince(ctx context.Context, since, now time.Time) ([]store.Revocation, error)
+}
+
+// Service implements accounts and sessions on top of the store.
+type Service struct {
+	Store       Store
+	Passwords   *Passwords
+	Tokens      *Tokens
+	Revocations *RevocationSet
+	SessionTTL  time.Duration
+	Now         func() time.Time
+
+	userThrottle *Throttle
+	ipThrottle   *Throttle
+}
+
+// NewService wires a service with the default login throttles.
+func NewService(st Store, pw *Passwords, tok *Tokens, rev *RevocationSet, ttl time.Duration, now func() time.Time) *Service {
+	return &Service{
+		Store: st, Passwords: pw, Tokens: tok, Revocations: rev, SessionTTL: ttl, Now: now,
+		userThrottle: NewThrottle(DefaultUserRule(), now),
+		ipThrottle:   NewThrottle(DefaultIPRule(), now),
+	}
+}
+
+// Register creates an account. The username and password must already be
+// valid (see ValidateUsername, ValidatePassword).
+func (s *Service) Register(ctx context.Context, username, password string) (store.User, error) {
+	hash, err := s.Passwords.Hash(password)
+	if err != nil {
+		return store.User{}, err
+	}
+	return s.Store.CreateUser(ctx, username, hash, s.Now())
+}
+
+// LoginResult is a new session's access token.
+type LoginResult struct {
+	Token     string
+	ExpiresAt time.Time
+	Session   store.Session
+}
+
+// Login checks the password and opens a session. Unknown users, disabled
+// users and wrong passwords all give ErrBadCredentials after a bcrypt
+// comparison; repeated failures per username or client IP give
+// *ThrottledError.
+func (s *Service) Login(ctx context.Context, username, password, userAgent, ip string) (LoginResult, error) {
+	userKey := "u:" + normalizeUsername(username)
+	ipKey := "ip:" + ip
+	if err := s.userThrottle.Check(userKey); err != nil {
+		return LoginResult{}, err
+	}
+	if err := s.ipThrottle.Check(ipKey); err != nil {
+		return LoginResult{}, err
+	}
+	u, err := s.Store.UserByName(ctx, username)
+	hash := u.PasswordHash
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		hash = ""
+	case err != nil:
+		return LoginResult{}, err
+	case u.Disabled:
+		hash = ""
+	}
+	if err := s.Passwords.Check(hash, password); err != nil {
+		s.userThrottle.Fail(userKey)
+		s.ipThrottle.Fail(ipKey)
+		return LoginResult{}, err
+	}
+	s.userThrottle.Succeed(userKey)
+
+	res, err := s.openSession(ctx, u.ID, userAgent, ip)
+	if err != nil {
+		return LoginResult{}, err
+	}
+	return res, nil
+}
+
+// OpenSession starts a session for a user without a password check, for
+// operators' tools (hlsgate sign).
+func (s *Service) OpenSession(ctx context.Context, userID int64, userAgent, ip string) (LoginResult, error) {
+	return s.openSession(ctx, userID, userAgent, ip)
+}
+
+func (s *Service) openSession(ctx context.Context, userID int64, userAgent, ip string) (LoginResult, error) {
+	var sid signer.SessionID
+	if _, err := rand.Read(sid[:]); err != nil {
+		return LoginResult{}, fmt.Errorf("auth: session id: %w", err)
+	}
+	now := s.Now()
+	sess := store.Session{
+		ID:        sid.String(),
+		UserID:    userID,
+		CreatedAt: now,
+		ExpiresAt: now.Add(s.SessionTTL).Truncate(time.Second),
+		UserAgent: truncate(userAgent, 512),
+		IP:        ip,
+	}
+	if err := s.Store.CreateSession(ctx, sess); err != nil {
+		return LoginResult{}, err
+	}
+	tok, err := s.Tokens.Issue(AccessClaims{UserID: userID, SessionID: sid, IssuedAt: now, ExpiresAt: sess.ExpiresAt})
+	if err != nil {
+		return LoginResult{}, err
+	}
+	return LoginResult{Token: tok, ExpiresAt: sess.ExpiresAt, Session: sess}, nil
+}
+
+// Authenticate verifies an access token and checks, in the database, that
+// its session is neither revoked nor expired and its user still enabled.
+func (s *Service) Authenticate(ctx context.Context, token string) (Principal, error) {
+	c, err := s.Tokens.Verify(token)
+	if err != nil {
+		return Principal{}, err
+	}
+	if s.Revocations.Revoked(c.SessionID) {
+		return Principal{}, ErrSessionInvalid
+	}
+	sess, err := s.Store.SessionByID(ctx, c.SessionID.String())
+	if errors.Is(err, store.ErrNotFound) {
+		return Principal{}, ErrSessionInvalid
+	}
+	if err != nil {
+		return Principal{}, err
+	}
+	now := s.Now()
+	if sess.UserID != c.UserID || sess.RevokedAt != nil || !sess.ExpiresAt.After(now) {
+		return Principal{}, ErrSessionInvalid
+	}
+	u, err := s.Store.UserByID(ctx, c.UserID)
+	if errors.Is(err, store.ErrNotFound) {
+		return Principal{}, ErrSessionInvalid
+	}
+	if err != nil {
+		return Principal{}, err
+	}
+	if u.Disabled {
+		return Principal{}, ErrSessionInvalid
+	}
+	return Principal{UserID: u.ID, Username: u.Username, SessionID: c.SessionID, SessionExpires: sess.ExpiresAt}, nil
+}
+
+// Sessions lists the user's live sessions.
+func (s *Service) Sessions(ctx context.Context, userID int64) ([]store.Session, error) {
+	return s.Store.ListLiveSessions(ctx, userID, s.Now())
+}
+
+// Revoke ends one of the user's sessions, on this replica at once and on
+// the others at their next revocation sync.
+func (s *Service) Revoke(ctx context.Context, userID int64, id signer.SessionID) error {
+	sess, err := s.Store.SessionByID(ctx, id.String())
+	if err != nil {
+		return err
+	}
+	if sess.UserID != userID {
+		return store.ErrNotFound
+	}
+	if err := s.Store.RevokeSession(ctx, userID, id.String(), s.Now()); err != nil {
+		return err
+	}
+	s.Revocations.Add(id, sess.ExpiresAt)
+	return nil
+}
+
+// RevokeAll ends all of the user's sessions except keep (zero = none kept).
+func (s *Service) RevokeAll(ctx context.Context, userID int64, keep signer.SessionID) (int64, error) {
+	live, err := s.Store.ListLiveSessions(ctx, userID, s.Now())
+	if err != nil {
+		return 0, err
+	}
+	except := ""
+	if keep != (signer.SessionID{}) {
+		except = keep.String()
+	}
+	n, err := s.Store.RevokeUserSessions(ctx, userID, except, s.Now())
+	if err != nil {
+		return 0, err
+	}
+	for _, sess := range live {
+		if sess.ID == except {
+			continue
+		}
+		if id, err := signer.ParseSessionID(sess.ID); err == nil {
+			s.Revocations.Add(id, sess.ExpiresAt)
+		}
+	}
+	return n, nil
+}
+
+// ChangePassword checks the current password, stores the new one and
+// revokes every other session of the user.
+func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next string) error {
+	u, err := s.Store.UserByID(ctx, p.UserID)
+	if err != nil {
+		return err
+	}
+	if err := s.Passwords.Check(u.PasswordHash, current); err != nil {
+		return err
+	}
+	hash, err := s.Passwords.Hash(next)
+	if err != nil {
+		return err
+	}
+	if err := s.Store.SetPassword(ctx, p.UserID, hash); err != nil {
+		return err
+	}
+	_, err = s.RevokeAll(ctx, p.UserID, p.SessionID)
+	return err
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}

@@ -1,0 +1,582 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hlsgate/hlsgate/playlist"
+	"github.com/hlsgate/hlsgate/signer"
+)
+
+// Token lifetimes in rewritten playlists. One token is minted per response
+// and shared by all of its URIs:
+//
+//   - multivariant playlists and VOD media playlists: until the session
+//     ends. Players reload a media playlist from the URL the multivariant
+//     gave them for as long as they play, and a VOD viewer may pause for
+//     any time; revocation (logout, session limit) is the cut-off, within
+//     one revocation sync.
+//   - live and event media playlists: liveTokenTTL, rounded up to
+//     liveTokenBucket. Players reload them every target duration and get
+//     fresh tokens, so a copied segment URL dies within minutes, while
+//     every reload inside one bucket yields identical URIs (LL-HLS needs a
+//     PRELOAD-HINT URI to equal the later PART URI).
+//
+// Every token is still bound to the client's IP and User-Agent and never
+// outlives the session.
+const (
+	liveTokenTTL    = 2 * time.Minute
+	liveTokenBucket = time.Minute
+)
+
+// Config configures a Handler. Zero values get the defaults noted.
+type Config struct {
+	Signer  *signer.Signer
+	Streams *StreamCache
+	Clients *ClientIPResolver
+	Log     *slog.Logger
+	Now     func() time.Time // nil: time.Now
+
+	// PathPrefix is put before /api/hls/ in rewritten URIs (the path of
+	// -public-url), e.g. "/video".
+	PathPrefix            string
+	PlaybackTTL           time.Duration
+	MaxPlaylistSize       int64         // 0: playlist.DefaultMaxSize
+	AllowPrivateUpstreams bool          // LAN cameras and tests
+	ResponseHeaderTimeout time.Duration // 0: 30s; must outlast an LL-HLS blocking reload
+	DialTimeout           time.Duration // 0: 5s
+	UserAgent             string        // sent to origins; "" : "hlsgate/1"
+	CORSOrigins           []string      // nil or "*": any origin
+	CacheSize             int64         // bytes of segment cache; 0: off
+	WriteTimeout          time.Duration // per write to the player; 0: 30s
+
+	// Transport overrides the upstream transport (tests). It bypasses the
+	// SSRF guard in the dialer, so production leaves it nil.
+	Transport http.RoundTripper
+}
+
+// Handler serves /api/hls/{token}/{streamID}/{path...}.
+type Handler struct {
+	cfg    Config
+	log    *slog.Logger
+	now    func() time.Time
+	guard  *guard
+	client *http.Client
+	tr     *http.Transport
+	bufs   sync.Pool // *[]byte for copying bodies
+	pl     sync.Pool // *bytes.Buffer for playlists
+
+	anyOrigin bool
+	origins   map[string]bool
+
+	// Counters, read by tests and (later) metrics.
+	unproxiedURIs atomic.Int64
+}
+
+// maxRedirects bounds the redirects followed for one upstream request.
+const maxRedirects = 5
+
+// New builds a Handler.
+func New(cfg Config) (*Handler, error) {
+	if cfg.Signer == nil || cfg.Streams == nil {
+		return nil, errors.New("proxy: Signer and Streams are required")
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Clients == nil {
+		cfg.Clients = NewClientIPResolver(nil)
+	}
+	if cfg.MaxPlaylistSize <= 0 {
+		cfg.MaxPlaylistSize = playlist.DefaultMaxSize
+	}
+	if cfg.ResponseHeaderTimeout <= 0 {
+		cfg.ResponseHeaderTimeout = 30 * time.Second
+	}
+	if cfg.DialTimeout <= 0 {
+		cfg.DialTimeout = 5 * time.Second
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = 30 * time.Second
+	}
+	if cfg.UserAgent == "" {
+		cfg.UserAgent = "hlsgate/1"
+	}
+	if cfg.PlaybackTTL <= 0 {
+		cfg.PlaybackTTL = 10 * time.Minute
+	}
+	h := &Handler{cfg: cfg, log: cfg.Log, now: cfg.Now, guard: newGuard(cfg.AllowPrivateUpstreams), origins: map[string]bool{}}
+	h.bufs.New = func() any { b := make([]byte, 32<<10); return &b }
+	h.pl.New = func() any { return new(bytes.Buffer) }
+	for _, o := range cfg.CORSOrigins {
+		if o == "*" {
+			h.anyOrigin = true
+		}
+		h.origins[strings.TrimSuffix(o, "/")] = true
+	}
+	if len(cfg.CORSOrigins) == 0 {
+		h.anyOrigin = true
+	}
+	rt := cfg.Transport
+	if rt == nil {
+		dialer := &net.Dialer{Timeout: cfg.DialTimeout, KeepAlive: 30 * time.Second, Control: h.guard.control}
+		h.tr = &http.Transport{
+			Proxy:                 nil, // never send stream traffic through an environment proxy
+			DialContext:           dialer.DialContext,
+			TLSHandshakeTimeout:   cfg.DialTimeout,
+			ResponseHeaderTimeout: cfg.ResponseHeaderTimeout,
+			ExpectContinueTimeout: time.Second,
+			MaxIdleConns:          512,
+			MaxIdleConnsPerHost:   128,
+			IdleConnTimeout:       90 * time.Second,
+			ForceAttemptHTTP2:     true,
+			// Bodies pass through as the origin sent them; transparent
+			// gzip would drop Content-Length and break Range.
+			DisableCompression:     true,
+			MaxResponseHeaderBytes: 64 << 10,
+		}
+		rt = h.tr
+	}
+	h.client = &http.Client{Transport: rt}
+	return h, nil
+}
+
+// Close releases idle upstream connections.
+func (h *Handler) Close() {
+	if h.tr != nil {
+		h.tr.CloseIdleConnections()
+	}
+}
+
+// UnproxiedURIs counts URIs left as they were because they named an
+// origin the stream does not list.
+func (h *Handler) UnproxiedURIs() int64 { return h.unproxiedURIs.Load() }
+
+// statusError is an error answered with a given status; msg is safe to
+// show the client.
+type statusError struct {
+	status int
+	msg    string
+	err    error // for the log
+}
+
+func (e *statusError) Error() string {
+	if e.err != nil {
+		return e.msg + ": " + e.err.Error()
+	}
+	return e.msg
+}
+
+func (e *statusError) Unwrap() error { return e.err }
+
+var errForbidden = &statusError{status: http.StatusForbidden, msg: "forbidden"}
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.cors(w, r)
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+	case http.MethodOptions:
+		h.preflight(w, r)
+		return
+	default:
+		w.Header().Set("Allow", "GET, HEAD, OPTIONS")
+		h.fail(w, r, &statusError{status: http.StatusMethodNotAllowed, msg: "method not allowed"})
+		return
+	}
+	if err := h.serve(w, r); err != nil {
+		h.fail(w, r, err)
+	}
+}
+
+// request is one parsed player request.
+type request struct {
+	claims signer.Claims
+	client signer.Client
+	stream *resolvedStream
+	rest   string // escaped path after the stream id
+	token  string
+}
+
+func (h *Handler) parse(r *http.Request) (*request, error) {
+	p := r.URL.EscapedPath()
+	i := strings.Index(p, "/api/hls/")
+	if i < 0 {
+		return nil, &statusError{status: http.StatusNotFound, msg: "not found"}
+	}
+	token, after, ok := strings.Cut(p[i+len("/api/hls/"):], "/")
+	if !ok {
+		return nil, &statusError{status: http.StatusNotFound, msg: "not found"}
+	}
+	idStr, rest, ok := strings.Cut(after, "/")
+	if !ok {
+		return nil, &statusError{status: http.StatusNotFound, msg: "not found"}
+	}
+	id, err := strconv.ParseInt(idStr, 10, 64)
+	if err != nil || id <= 0 {
+		return nil, &statusError{status: http.StatusNotFound, msg: "not found"}
+	}
+	client := signer.Client{IP: h.cfg.Clients.ClientIP(r), UserAgent: r.UserAgent()}
+	claims, err := h.cfg.Signer.Verify(token, client, h.now())
+	if err != nil {
+		return nil, &statusError{status: http.StatusForbidden, msg: "forbidden", err: err}
+	}
+	if claims.StreamID != id {
+		return nil, &statusError{status: http.StatusForbidden, msg: "forbidden", err: errors.New("token is for another stream")}
+	}
+	st, err := h.cfg.Streams.get(r.Context(), id)
+	if errors.Is(err, ErrStreamNotFound) {
+		return nil, &statusError{status: http.StatusNotFound, msg: "stream not found"}
+	}
+	if err != nil {
+		return nil, &statusError{status: http.StatusServiceUnavailable, msg: "stream lookup failed", err: err}
+	}
+	if st.OwnerID != claims.UserID {
+		return nil, &statusError{status: http.StatusForbidden, msg: "forbidden", err: errors.New("stream changed owner")}
+	}
+	return &request{claims: claims, client: client, stream: st, rest: rest, token: token}, nil
+}
+
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
+	req, err := h.parse(r)
+	if err != nil {
+		return err
+	}
+	target, err := req.stream.upstreamURL(req.rest, r.URL.RawQuery)
+	if err != nil {
+		return &statusError{status: http.StatusBadRequest, msg: "path not allowed", err: err}
+	}
+	resp, err := h.fetch(r, req.stream, target)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+
+	body := bufioPeeker{r: resp.Body}
+	head := body.peek(16)
+	if resp.StatusCode == http.StatusOK && playlist.IsPlaylist(resp.Header.Get("Content-Type"), head) {
+		return h.servePlaylist(w, r, req, resp, io.MultiReader(bytes.NewReader(head), resp.Body))
+	}
+	return h.servePassThrough(w, r, resp, io.MultiReader(bytes.NewReader(head), resp.Body))
+}
+
+// bufioPeeker reads up to n bytes without io.ReadFull's error for short bodies.
+type bufioPeeker struct{ r io.Reader }
+
+func (b bufioPeeker) peek(n int) []byte {
+	buf := make([]byte, n)
+	got := 0
+	for got < n {
+		m, err := b.r.Read(buf[got:])
+		got += m
+		if err != nil {
+			break
+		}
+	}
+	return buf[:got]
+}
+
+// forwardedRequestHeaders are the only player headers an origin sees.
+var forwardedRequestHeaders = [...]string{"Range", "If-Range", "If-None-Match", "If-Modified-Since", "Accept"}
+
+// fetch asks the origin for target, following at most maxRedirects
+// redirects, each onto an allowed origin of the stream.
+func (h *Handler) fetch(r *http.Request, rs *resolvedStream, target *url.URL) (*http.Response, error) {
+	out, err := http.NewRequestWithContext(r.Context(), r.Method, target.String(), nil)
+	if err != nil {
+		return nil, &statusError{status: http.StatusBadRequest, msg: "path not allowed", err: err}
+	}
+	for _, k := range forwardedRequestHeaders {
+		if v := r.Header.Values(k); len(v) > 0 {
+			out.Header[k] = v
+		}
+	}
+	out.Header.Set("User-Agent", h.cfg.UserAgent)
+	client := *h.client
+	client.CheckRedirect = func(next *http.Request, via []*http.Request) error {
+		if len(via) > maxRedirects {
+			return fmt.Errorf("more than %d redirects", maxRedirects)
+		}
+		if next.URL.Scheme != "http" && next.URL.Scheme != "https" {
+			return fmt.Errorf("redirect to scheme %q", next.URL.Scheme)
+		}
+		if rs.originIndex(Origin(next.URL)) < 0 {
+			return fmt.Errorf("redirect to an origin the stream does not list (add it to extra_origins)")
+		}
+		return nil
+	}
+	resp, err := client.Do(out)
+	if err != nil {
+		return nil, upstreamError(r, err)
+	}
+	switch {
+	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone:
+		resp.Body.Close()
+		return nil, &statusError{status: http.StatusNotFound, msg: "not found upstream"}
+	case resp.StatusCode == http.StatusGatewayTimeout:
+		resp.Body.Close()
+		return nil, &statusError{status: http.StatusGatewayTimeout, msg: "upstream timed out"}
+	case resp.StatusCode >= 300 && resp.StatusCode != http.StatusNotModified,
+		resp.StatusCode < 200:
+		if resp.StatusCode == http.StatusRequestedRangeNotSatisfiable {
+			return resp, nil
+		}
+		resp.Body.Close()
+		return nil, &statusError{status: http.StatusBadGateway, msg: "upstream error", err: fmt.Errorf("upstream answered %d", resp.StatusCode)}
+	}
+	return resp, nil
+}
+
+// upstreamError classifies a failed upstream round trip: timeouts are 504,
+// everything else 502.
+func upstreamError(r *http.Request, err error) error {
+	if r.Context().Err() != nil {
+		return &statusError{status: 499, msg: "client went away", err: err}
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, context.DeadlineExceeded) {
+		return &statusError{status: http.StatusGatewayTimeout, msg: "upstream timed out", err: err}
+	}
+	return &statusError{status: http.StatusBadGateway, msg: "upstream unreachable", err: err}
+}
+
+// passThroughHeaders are the origin response headers a player gets.
+var passThroughHeaders = [...]string{
+	"Content-Type", "Content-Length", "Content-Range", "Accept-Ranges", "Content-Encoding",
+	"ETag", "Last-Modified", "Cache-Control", "Expires",
+}
+
+// servePassThrough streams a segment (or anything not a playlist) to the
+// player as it arrives, with no buffering beyond one pooled copy buffer.
+func (h *Handler) servePassThrough(w http.ResponseWriter, r *http.Request, resp *http.Response, body io.Reader) error {
+	hdr := w.Header()
+	for _, k := range passThroughHeaders {
+		if v := resp.Header.Values(k); len(v) > 0 {
+			hdr[k] = v
+		}
+	}
+	w.WriteHeader(resp.StatusCode)
+	if r.Method == http.MethodHead || resp.StatusCode == http.StatusNotModified {
+		return nil
+	}
+	bp := h.bufs.Get().(*[]byte)
+	defer h.bufs.Put(bp)
+	rc := http.NewResponseController(w)
+	buf := *bp
+	for {
+		n, rerr := body.Read(buf)
+		if n > 0 {
+			_ = rc.SetWriteDeadline(time.Now().Add(h.cfg.WriteTimeout))
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				// The player went away; nothing more to send.
+				panic(http.ErrAbortHandler)
+			}
+		}
+		if rerr == io.EOF {
+			return nil
+		}
+		if rerr != nil {
+			// Headers are out: cut the connection rather than end a
+			// short body cleanly, so the player sees the failure.
+			h.log.WarnContext(r.Context(), "upstream body failed mid-response", "err", rerr)
+			panic(http.ErrAbortHandler)
+		}
+	}
+}
+
+// servePlaylist reads a playlist under the size limit, rewrites every URI
+// in it and answers with Content-Length and no-store.
+func (h *Handler) servePlaylist(w http.ResponseWriter, r *http.Request, req *request, resp *http.Response, body io.Reader) error {
+	in := h.pl.Get().(*bytes.Buffer)
+	defer h.putBuf(in)
+	in.Reset()
+	n, err := in.ReadFrom(io.LimitReader(body, h.cfg.MaxPlaylistSize+1))
+	if err != nil {
+		return upstreamError(r, err)
+	}
+	if n > h.cfg.MaxPlaylistSize {
+		h.log.WarnContext(r.Context(), "playlist over the size limit; raise -max-playlist-size if it is legitimate",
+			"stream_id", req.stream.ID, "limit", h.cfg.MaxPlaylistSize)
+		return &statusError{status: http.StatusBadGateway, msg: "upstream playlist too large"}
+	}
+	src := in.Bytes()
+
+	exp := req.claims.SessionExpires
+	if isLiveMedia(src) {
+		if live := signer.ExpiryBucket(h.now(), liveTokenTTL, liveTokenBucket); live.Before(exp) {
+			exp = live
+		}
+	}
+	c := req.claims
+	c.Expires = exp
+	token := h.cfg.Signer.Sign(c, req.client)
+
+	m := &uriMapper{
+		h: h, stream: req.stream, base: resp.Request.URL,
+		prefix:  h.cfg.PathPrefix + "/api/hls/" + token + "/" + strconv.FormatInt(req.stream.ID, 10) + "/",
+		curRest: req.rest,
+	}
+	out := h.pl.Get().(*bytes.Buffer)
+	defer h.putBuf(out)
+	out.Reset()
+	err = playlist.Rewrite(out, bytes.NewReader(src), playlist.Options{Map: m.mapURI, MaxSize: h.cfg.MaxPlaylistSize, Query: r.URL.Query()})
+	if err != nil {
+		return &statusError{status: http.StatusBadGateway, msg: "upstream playlist unusable", err: err}
+	}
+	if m.unproxied > 0 {
+		h.unproxiedURIs.Add(int64(m.unproxied))
+		h.log.WarnContext(r.Context(), "playlist URIs on origins the stream does not list were left as they are",
+			"stream_id", req.stream.ID, "count", m.unproxied, "first_origin", m.firstUnproxied)
+	}
+	hdr := w.Header()
+	ct := resp.Header.Get("Content-Type")
+	if !playlist.IsPlaylist(ct, nil) {
+		ct = "application/vnd.apple.mpegurl"
+	}
+	hdr.Set("Content-Type", ct)
+	hdr.Set("Cache-Control", "no-store")
+	hdr.Set("Content-Length", strconv.Itoa(out.Len()))
+	w.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodHead {
+		return nil
+	}
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(h.cfg.WriteTimeout))
+	if _, err := w.Write(out.Bytes()); err != nil {
+		panic(http.ErrAbortHandler)
+	}
+	return nil
+}
+
+// putBuf returns a playlist buffer to the pool unless it grew huge.
+func (h *Handler) putBuf(b *bytes.Buffer) {
+	if b.Cap() <= 1<<20 {
+		h.pl.Put(b)
+	}
+}
+
+// isLiveMedia reports whether a playlist is a media playlist that is still
+// growing: no ENDLIST, not VOD, not a multivariant playlist.
+func isLiveMedia(p []byte) bool {
+	return !bytes.Contains(p, []byte("#EXT-X-ENDLIST")) &&
+		!bytes.Contains(p, []byte("#EXT-X-PLAYLIST-TYPE:VOD")) &&
+		!bytes.Contains(p, []byte("#EXT-X-STREAM-INF"))
+}
+
+// uriMapper maps each URI of one playlist response.
+type uriMapper struct {
+	h      *Handler
+	stream *resolvedStream
+	base   *url.URL // final upstream URL after redirects
+	prefix string   // "/api/hls/{token}/{id}/"
+	// curRest is the request's own path after the stream id, for keeping
+	// rendition reports relative.
+	curRest        string
+	unproxied      int
+	firstUnproxied string
+}
+
+func (m *uriMapper) mapURI(ref playlist.Ref) (string, bool) {
+	u, err := url.Parse(ref.URI)
+	if err != nil {
+		return "", false
+	}
+	abs := m.base.ResolveReference(u)
+	abs.Fragment = ""
+	rest, ok := m.stream.proxyRest(abs)
+	if !ok {
+		if m.unproxied == 0 {
+			m.firstUnproxied = Origin(abs)
+		}
+		m.unproxied++
+		return "", false
+	}
+	if ref.Kind == playlist.KindRenditionReport && !u.IsAbs() && !strings.HasPrefix(ref.URI, "/") {
+		return relativeRest(m.curRest, rest), true
+	}
+	return m.prefix + rest, true
+}
+
+// relativeRest returns a relative reference that, resolved against the
+// proxy URL whose path after the stream id is from, names the proxy path
+// to. RENDITION-REPORT URIs must stay relative (RFC 8216bis 4.4.5.4).
+func relativeRest(from, to string) string {
+	dir, _ := splitDir(from)
+	dir = strings.TrimPrefix(dir, "/")
+	if strings.HasPrefix(to, dir) && !strings.HasPrefix(to[len(dir):], originMark+"/") {
+		if t := to[len(dir):]; t != "" {
+			return t
+		}
+	}
+	return strings.Repeat("../", strings.Count(dir, "/")) + to
+}
+
+// fail answers a request that failed before any body went out.
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var se *statusError
+	if !errors.As(err, &se) {
+		se = &statusError{status: http.StatusBadGateway, msg: "upstream error", err: err}
+	}
+	switch {
+	case se.status == 499:
+		return // the player is gone; nobody to answer
+	case se.status == http.StatusForbidden:
+		h.log.InfoContext(r.Context(), "stream token refused", "reason", errString(se.err))
+	case se.status >= 500:
+		h.log.WarnContext(r.Context(), "upstream request failed", "status", se.status, "err", errString(se.err))
+	}
+	hdr := w.Header()
+	hdr.Set("Content-Type", "application/json; charset=utf-8")
+	hdr.Set("Cache-Control", "no-store")
+	hdr.Del("Content-Length")
+	w.WriteHeader(se.status)
+	fmt.Fprintf(w, "{\"error\":%q}\n", se.msg)
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// cors sets the CORS headers; every response carries them, errors too, so
+// web players can read why a request failed.
+func (h *Handler) cors(w http.ResponseWriter, r *http.Request) {
+	hdr := w.Header()
+	origin := r.Header.Get("Origin")
+	switch {
+	case h.anyOrigin:
+		hdr.Set("Access-Control-Allow-Origin", "*")
+	case origin != "" && h.origins[origin]:
+		hdr.Set("Access-Control-Allow-Origin", origin)
+		hdr.Add("Vary", "Origin")
+	default:
+		hdr.Add("Vary", "Origin")
+		return
+	}
+	hdr.Set("Access-Control-Expose-Headers", "Content-Length, Content-Range, Accept-Ranges, Content-Type, ETag")
+}
+
+// preflight answers a CORS preflight.
+func (h *Handler) preflight(w http.ResponseWriter, r *http.Request) {
+	hdr := w.Header()
+	hdr.Set("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS")
+	hdr.Set("Access-Control-Allow-Headers", "Range, If-Range, If-None-Match, If-Modified-Since")
+	hdr.Set("Access-Control-Max-Age", "86400")
+	w.WriteHeader(http.StatusNoContent)
+}
