@@ -1,0 +1,513 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hlsgate/hlsgate/signer"
+)
+
+const testUA = "TestPlayer/1.0"
+
+type fakeStreams struct {
+	mu    sync.Mutex
+	m     map[int64]Stream
+	calls int
+	err   error
+}
+
+func (f *fakeStreams) Stream(_ context.Context, id int64) (Stream, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls++
+	if f.err != nil {
+		return Stream{}, f.err
+	}
+	st, ok := f.m[id]
+	if !ok {
+		return Stream{}, ErrStreamNotFound
+	}
+	return st, nil
+}
+
+type revokedSet map[signer.SessionID]bool
+
+func (r revokedSet) Revoked(id signer.SessionID) bool { return r[id] }
+
+// fixture is a proxy in front of a test origin.
+type fixture struct {
+	t       *testing.T
+	h       *Handler
+	signer  *signer.Signer
+	streams *fakeStreams
+	origin  *httptest.Server
+	gate    *httptest.Server
+	now     time.Time
+	start   time.Time
+	sid     signer.SessionID
+	revoked revokedSet
+	mu      sync.Mutex
+	seen    []*http.Request // requests the origin saw
+}
+
+func newFixture(t *testing.T, originHandler http.Handler, mod ...func(*Config)) *fixture {
+	t.Helper()
+	f := &fixture{t: t, now: time.Unix(1_800_000_000, 0), start: time.Unix(1_800_000_000, 0), revoked: revokedSet{}}
+	f.origin = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		f.seen = append(f.seen, r.Clone(context.Background()))
+		f.mu.Unlock()
+		originHandler.ServeHTTP(w, r)
+	}))
+	t.Cleanup(f.origin.Close)
+	ring, err := signer.NewKeyRing(signer.Key{ID: "k1", Secret: []byte(strings.Repeat("s", 32))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.signer = signer.New(ring, signer.Options{BindIP: signer.BindIPExact, BindUA: true, Revocations: f.revoked})
+	f.streams = &fakeStreams{m: map[int64]Stream{
+		7: {ID: 7, OwnerID: 1, URL: f.origin.URL + "/live/cam1/index.m3u8"},
+	}}
+	clock := func() time.Time { return f.now }
+	cfg := Config{
+		Signer: f.signer, Streams: NewStreamCache(f.streams, time.Second, clock), Now: clock,
+		AllowPrivateUpstreams: true, ResponseHeaderTimeout: 2 * time.Second, MaxPlaylistSize: 64 << 10,
+	}
+	for _, m := range mod {
+		m(&cfg)
+	}
+	f.h, err = New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(f.h.Close)
+	f.gate = httptest.NewServer(f.h)
+	t.Cleanup(f.gate.Close)
+	f.sid = signer.SessionID{1, 2, 3}
+	return f
+}
+
+func (f *fixture) token(streamID int64) string {
+	return f.signer.Sign(signer.Claims{
+		UserID: 1, SessionID: f.sid, StreamID: streamID,
+		SessionExpires: f.start.Add(24 * time.Hour), Expires: f.now.Add(10 * time.Minute),
+	}, signer.Client{IP: netip.MustParseAddr("127.0.0.1"), UserAgent: testUA})
+}
+
+func (f *fixture) url(rest string) string {
+	return f.gate.URL + "/api/hls/" + f.token(7) + "/7/" + rest
+}
+
+func (f *fixture) get(rawURL string, hdr ...string) *http.Response {
+	f.t.Helper()
+	return f.do("GET", rawURL, hdr...)
+}
+
+func (f *fixture) do(method, rawURL string, hdr ...string) *http.Response {
+	f.t.Helper()
+	req, err := http.NewRequest(method, rawURL, nil)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	req.Header.Set("User-Agent", testUA)
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.t.Cleanup(func() { resp.Body.Close() })
+	return resp
+}
+
+func (f *fixture) originRequests() []*http.Request {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]*http.Request(nil), f.seen...)
+}
+
+func readBody(t *testing.T, resp *http.Response) string {
+	t.Helper()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func wantJSONError(t *testing.T, resp *http.Response, status int) {
+	t.Helper()
+	if resp.StatusCode != status {
+		t.Fatalf("status = %d, want %d", resp.StatusCode, status)
+	}
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		t.Errorf("error Content-Type = %q", ct)
+	}
+	var e struct{ Error string }
+	if err := json.NewDecoder(resp.Body).Decode(&e); err != nil || e.Error == "" {
+		t.Errorf("error body not {\"error\":...}: %v", err)
+	}
+	if resp.Header.Get("Access-Control-Allow-Origin") == "" {
+		t.Error("error response without CORS header")
+	}
+}
+
+const mediaPlaylist = "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:2\n#EXT-X-MAP:URI=\"init.mp4\"\n" +
+	"#EXT-X-KEY:METHOD=AES-128,URI=\"https://keys.example/k1\"\n#EXTINF:2,\nseg1.m4s\n#EXTINF:2,\n../other/seg2.m4s\n#EXT-X-ENDLIST\n"
+
+func serveFiles(files map[string]string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, ok := files[r.URL.Path]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		if strings.HasSuffix(r.URL.Path, ".m3u8") {
+			w.Header().Set("Content-Type", "application/vnd.apple.mpegurl")
+		} else {
+			w.Header().Set("Content-Type", "video/mp4")
+			w.Header().Set("ETag", `"e1"`)
+			w.Header().Set("Cache-Control", "max-age=60")
+		}
+		http.ServeContent(w, r, r.URL.Path, time.Unix(1_700_000_000, 0), strings.NewReader(body))
+	})
+}
+
+func TestPlaylistRewrite(t *testing.T) {
+	f := newFixture(t, serveFiles(map[string]string{"/live/cam1/index.m3u8": mediaPlaylist}))
+	resp := f.get(f.url("index.m3u8"))
+	body := readBody(t, resp)
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d: %s", resp.StatusCode, body)
+	}
+	if cc := resp.Header.Get("Cache-Control"); cc != "no-store" {
+		t.Errorf("Cache-Control = %q", cc)
+	}
+	if cl := resp.Header.Get("Content-Length"); cl != strconv.Itoa(len(body)) {
+		t.Errorf("Content-Length = %s, body is %d bytes", cl, len(body))
+	}
+	lines := strings.Split(body, "\n")
+	var uris []string
+	for _, l := range lines {
+		if l != "" && !strings.HasPrefix(l, "#") {
+			uris = append(uris, l)
+		}
+	}
+	if len(uris) != 2 || !strings.HasPrefix(uris[0], "/api/hls/") || !strings.HasSuffix(uris[0], "/7/seg1.m4s") ||
+		!strings.HasSuffix(uris[1], "/7/~/0/live/other/seg2.m4s") {
+		t.Errorf("segment URIs = %q", uris)
+	}
+	if !strings.Contains(body, `#EXT-X-MAP:URI="/api/hls/`) {
+		t.Errorf("MAP not rewritten:\n%s", body)
+	}
+	// A key on an origin the stream does not list is left alone and counted.
+	if !strings.Contains(body, `URI="https://keys.example/k1"`) || f.h.UnproxiedURIs() != 1 {
+		t.Errorf("foreign key URI: unproxied=%d body:\n%s", f.h.UnproxiedURIs(), body)
+	}
+	// Every rewritten URI works through the gate (here: 404 from origin, not 403).
+	for _, u := range uris {
+		r := f.get(f.gate.URL + u)
+		if r.StatusCode != http.StatusNotFound {
+			t.Errorf("GET %s = %d, want the origin's 404", u, r.StatusCode)
+		}
+	}
+	// One token per response, deterministic across reloads.
+	again := readBody(t, f.get(f.url("index.m3u8")))
+	if again != body {
+		t.Error("two loads of the same VOD playlist differ")
+	}
+}
+
+func TestPlaylistDetectedByContentNotExtension(t *testing.T) {
+	f := newFixture(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/octet-stream")
+		io.WriteString(w, "\xef\xbb\xbf#EXTM3U\n#EXTINF:2,\nchunk\n")
+	}))
+	body := readBody(t, f.get(f.url("index.m3u8")))
+	if !strings.Contains(body, "/7/chunk") || !strings.HasPrefix(body, "\xef\xbb\xbf#EXTM3U") {
+		t.Errorf("sniffed playlist not rewritten:\n%q", body)
+	}
+}
+
+func TestLiveTokensRollWithBucket(t *testing.T) {
+	live := "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:1\n#EXTINF:2,\ns1.ts\n"
+	f := newFixture(t, serveFiles(map[string]string{"/live/cam1/index.m3u8": live}))
+	f.now = f.now.Add(10 * time.Second) // inside a bucket, not on its edge
+	first := readBody(t, f.get(f.url("index.m3u8")))
+	f.now = f.now.Add(time.Second)
+	if second := readBody(t, f.get(f.url("index.m3u8"))); second != first {
+		t.Error("reloads within one bucket differ")
+	}
+	f.now = f.now.Add(liveTokenBucket)
+	if third := readBody(t, f.get(f.url("index.m3u8"))); third == first {
+		t.Error("live token did not roll to a new bucket")
+	}
+	// The live token dies within liveTokenTTL + bucket; the playlist URL does not.
+	segURL := f.gate.URL + strings.TrimSpace(strings.Split(first, "\n")[4])
+	f.now = f.now.Add(liveTokenTTL + liveTokenBucket)
+	if r := f.get(segURL); r.StatusCode != http.StatusForbidden {
+		t.Errorf("stale live segment token: %d, want 403", r.StatusCode)
+	}
+}
+
+func TestTokenFailures(t *testing.T) {
+	f := newFixture(t, serveFiles(map[string]string{"/live/cam1/index.m3u8": mediaPlaylist}))
+	good := f.token(7)
+	tamper := []byte(good)
+	if tamper[40] == 'A' {
+		tamper[40] = 'B'
+	} else {
+		tamper[40] = 'A'
+	}
+	f.streams.m[8] = Stream{ID: 8, OwnerID: 2, URL: f.origin.URL + "/x/index.m3u8"}
+	tests := []struct {
+		name string
+		url  string
+		hdr  []string
+		want int
+	}{
+		{"tampered", f.gate.URL + "/api/hls/" + string(tamper) + "/7/index.m3u8", nil, 403},
+		{"garbage", f.gate.URL + "/api/hls/nonsense/7/index.m3u8", nil, 403},
+		{"other stream id in path", f.gate.URL + "/api/hls/" + good + "/8/index.m3u8", nil, 403},
+		{"other user agent", f.gate.URL + "/api/hls/" + good + "/7/index.m3u8", []string{"User-Agent", "Other/2"}, 403},
+		{"no stream id", f.gate.URL + "/api/hls/" + good, nil, 404},
+		{"traversal", f.gate.URL + "/api/hls/" + good + "/7/%2e%2e/%2e%2e/etc/passwd", nil, 400},
+		{"encoded slash", f.gate.URL + "/api/hls/" + good + "/7/a%2fb", nil, 400},
+		{"double slash host", f.gate.URL + "/api/hls/" + good + "/7//evil.example/x", nil, 400},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp := f.get(tt.url, tt.hdr...)
+			wantJSONError(t, resp, tt.want)
+		})
+	}
+	t.Run("revoked", func(t *testing.T) {
+		f.revoked[f.sid] = true
+		defer delete(f.revoked, f.sid)
+		wantJSONError(t, f.get(f.url("index.m3u8")), 403)
+	})
+	t.Run("expired", func(t *testing.T) {
+		u := f.url("index.m3u8")
+		f.now = f.now.Add(11 * time.Minute)
+		defer func() { f.now = f.now.Add(-11 * time.Minute) }()
+		wantJSONError(t, f.get(u), 403)
+	})
+	t.Run("stream deleted", func(t *testing.T) {
+		delete(f.streams.m, 7)
+		f.h.cfg.Streams.Invalidate(7)
+		wantJSONError(t, f.get(f.url("index.m3u8")), 404)
+	})
+	for _, r := range f.originRequests() {
+		if !strings.HasPrefix(r.URL.Path, "/live/cam1/") {
+			t.Errorf("origin saw a request outside the stream: %s", r.URL.Path)
+		}
+	}
+}
+
+func TestSegmentPassThrough(t *testing.T) {
+	seg := strings.Repeat("0123456789", 10_000)
+	f := newFixture(t, serveFiles(map[string]string{"/live/cam1/seg1.m4s": seg}))
+
+	t.Run("full", func(t *testing.T) {
+		resp := f.get(f.url("seg1.m4s"), "Cookie", "sess=secret", "Authorization", "Bearer secret")
+		body := readBody(t, resp)
+		if resp.StatusCode != 200 || body != seg {
+			t.Fatalf("status %d, %d bytes", resp.StatusCode, len(body))
+		}
+		for k, want := range map[string]string{"Content-Type": "video/mp4", "Content-Length": strconv.Itoa(len(seg)),
+			"Etag": `"e1"`, "Cache-Control": "max-age=60", "Accept-Ranges": "bytes"} {
+			if got := resp.Header.Get(k); got != want {
+				t.Errorf("%s = %q, want %q", k, got, want)
+			}
+		}
+		last := f.originRequests()[len(f.originRequests())-1]
+		if last.Header.Get("Cookie") != "" || last.Header.Get("Authorization") != "" {
+			t.Error("player credentials reached the origin")
+		}
+		if ua := last.Header.Get("User-Agent"); ua != "hlsgate/1" {
+			t.Errorf("origin saw User-Agent %q", ua)
+		}
+	})
+	t.Run("range", func(t *testing.T) {
+		resp := f.get(f.url("seg1.m4s"), "Range", "bytes=10-19")
+		if resp.StatusCode != 206 || readBody(t, resp) != "0123456789" || resp.Header.Get("Content-Range") != "bytes 10-19/100000" {
+			t.Errorf("range: %d %q", resp.StatusCode, resp.Header.Get("Content-Range"))
+		}
+	})
+	t.Run("unsatisfiable range", func(t *testing.T) {
+		if resp := f.get(f.url("seg1.m4s"), "Range", "bytes=200000-"); resp.StatusCode != 416 {
+			t.Errorf("status %d, want 416", resp.StatusCode)
+		}
+	})
+	t.Run("not modified", func(t *testing.T) {
+		if resp := f.get(f.url("seg1.m4s"), "If-None-Match", `"e1"`); resp.StatusCode != 304 {
+			t.Errorf("status %d, want 304", resp.StatusCode)
+		}
+	})
+	t.Run("head", func(t *testing.T) {
+		resp := f.do("HEAD", f.url("seg1.m4s"))
+		if resp.StatusCode != 200 || resp.Header.Get("Content-Length") != strconv.Itoa(len(seg)) {
+			t.Errorf("HEAD: %d, length %q", resp.StatusCode, resp.Header.Get("Content-Length"))
+		}
+	})
+	t.Run("query forwarded", func(t *testing.T) {
+		f.get(f.url("seg1.m4s?_HLS_msn=4&_HLS_part=2&sig=a%2Fb"))
+		reqs := f.originRequests()
+		if q := reqs[len(reqs)-1].URL.RawQuery; q != "_HLS_msn=4&_HLS_part=2&sig=a%2Fb" {
+			t.Errorf("origin query = %q", q)
+		}
+	})
+}
+
+func TestUpstreamStatusMapping(t *testing.T) {
+	f := newFixture(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/live/cam1/missing.ts":
+			http.NotFound(w, r)
+		case "/live/cam1/forbidden.ts":
+			http.Error(w, "no", http.StatusForbidden)
+		case "/live/cam1/broken.ts":
+			http.Error(w, "boom", http.StatusInternalServerError)
+		case "/live/cam1/slow.ts":
+			select {
+			case <-time.After(5 * time.Second):
+			case <-r.Context().Done():
+			}
+		case "/live/cam1/big.m3u8":
+			w.Header().Set("Content-Type", "application/vnd.apple.mpegurl")
+			io.WriteString(w, "#EXTM3U\n")
+			for i := 0; i < 10_000; i++ {
+				io.WriteString(w, "#EXTINF:2,\nsegment-with-a-long-name.ts\n")
+			}
+		case "/live/cam1/redirect-away.ts":
+			http.Redirect(w, r, "http://evil.example/x.ts", http.StatusFound)
+		case "/live/cam1/redirect-home.ts":
+			http.Redirect(w, r, "/live/cam1/missing.ts", http.StatusFound)
+		case "/live/cam1/loop.ts":
+			http.Redirect(w, r, "/live/cam1/loop.ts", http.StatusFound)
+		}
+	}))
+	tests := []struct {
+		rest string
+		want int
+	}{
+		{"missing.ts", 404},
+		{"forbidden.ts", 502},
+		{"broken.ts", 502},
+		{"slow.ts", 504},
+		{"big.m3u8", 502},
+		{"redirect-away.ts", 502},
+		{"redirect-home.ts", 404},
+		{"loop.ts", 502},
+	}
+	for _, tt := range tests {
+		t.Run(tt.rest, func(t *testing.T) {
+			wantJSONError(t, f.get(f.url(tt.rest)), tt.want)
+		})
+	}
+}
+
+func TestSSRFGuardInDialer(t *testing.T) {
+	// With the guard on, a stream pointing at loopback cannot be fetched
+	// even though its token is valid.
+	f := newFixture(t, serveFiles(nil), func(c *Config) { c.AllowPrivateUpstreams = false })
+	wantJSONError(t, f.get(f.url("index.m3u8")), 502)
+	if n := len(f.originRequests()); n != 0 {
+		t.Errorf("origin saw %d requests", n)
+	}
+}
+
+func TestMidBodyFailureAborts(t *testing.T) {
+	f := newFixture(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "video/mp2t")
+		w.Header().Set("Content-Length", "100000")
+		w.Write(make([]byte, 64<<10))
+		w.(http.Flusher).Flush()
+		panic(http.ErrAbortHandler) // origin dies mid-body
+	}))
+	resp := f.get(f.url("seg.ts"))
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	b, err := io.ReadAll(resp.Body)
+	if err == nil {
+		t.Fatalf("read %d bytes and a clean end; want a cut connection", len(b))
+	}
+	if strings.Contains(string(b), "error") {
+		t.Error("an error was appended to a half-sent body")
+	}
+}
+
+func TestCORS(t *testing.T) {
+	f := newFixture(t, serveFiles(map[string]string{"/live/cam1/seg1.ts": "x"}))
+	resp := f.do("OPTIONS", f.url("seg1.ts"), "Origin", "https://app.example", "Access-Control-Request-Method", "GET",
+		"Access-Control-Request-Headers", "range")
+	if resp.StatusCode != 204 || !strings.Contains(resp.Header.Get("Access-Control-Allow-Headers"), "Range") ||
+		resp.Header.Get("Access-Control-Allow-Origin") != "*" {
+		t.Errorf("preflight: %d %v", resp.StatusCode, resp.Header)
+	}
+	resp = f.get(f.url("seg1.ts"), "Origin", "https://app.example")
+	if exp := resp.Header.Get("Access-Control-Expose-Headers"); !strings.Contains(exp, "Content-Range") || !strings.Contains(exp, "Content-Length") {
+		t.Errorf("Expose-Headers = %q", exp)
+	}
+	wantJSONError(t, f.do("POST", f.url("seg1.ts")), 405)
+
+	g := newFixture(t, serveFiles(map[string]string{"/live/cam1/seg1.ts": "x"}), func(c *Config) { c.CORSOrigins = []string{"https://app.example"} })
+	if got := g.get(g.url("seg1.ts"), "Origin", "https://app.example").Header.Get("Access-Control-Allow-Origin"); got != "https://app.example" {
+		t.Errorf("listed origin: ACAO = %q", got)
+	}
+	if got := g.get(g.url("seg1.ts"), "Origin", "https://evil.example").Header.Get("Access-Control-Allow-Origin"); got != "" {
+		t.Errorf("unlisted origin: ACAO = %q", got)
+	}
+}
+
+func TestStreamCacheNoQueryPerSegment(t *testing.T) {
+	f := newFixture(t, serveFiles(map[string]string{"/live/cam1/seg1.ts": "x"}))
+	for i := 0; i < 20; i++ {
+		readBody(t, f.get(f.url("seg1.ts")))
+	}
+	if f.streams.calls != 1 {
+		t.Errorf("stream lookups = %d for 20 segments, want 1", f.streams.calls)
+	}
+	// Database down: the stale entry keeps serving.
+	f.streams.err = errors.New("db down")
+	f.now = f.now.Add(time.Minute)
+	if r := f.get(f.url("seg1.ts")); r.StatusCode != 200 {
+		t.Errorf("during outage: %d", r.StatusCode)
+	}
+}
+
+func TestRenditionReportStaysRelative(t *testing.T) {
+	ll := "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-PART-INF:PART-TARGET=0.5\n#EXTINF:2,\ns1.ts\n" +
+		"#EXT-X-PART:DURATION=0.5,URI=\"s2.p0.ts\"\n#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"s2.p1.ts\"\n" +
+		"#EXT-X-RENDITION-REPORT:URI=\"../high/index.m3u8\",LAST-MSN=2,LAST-PART=0\n"
+	f := newFixture(t, serveFiles(map[string]string{"/live/cam1/low/index.m3u8": ll}))
+	body := readBody(t, f.get(f.url("low/index.m3u8")))
+	if !strings.Contains(body, `#EXT-X-RENDITION-REPORT:URI="../high/index.m3u8"`) {
+		t.Errorf("rendition report changed:\n%s", body)
+	}
+	sc := bufio.NewScanner(strings.NewReader(body))
+	for sc.Scan() {
+		if l := sc.Text(); strings.HasPrefix(l, "#EXT-X-PRELOAD-HINT") && !strings.Contains(l, "/7/low/s2.p1.ts") {
+			t.Errorf("preload hint: %s", l)
+		}
+	}
+	base, _ := url.Parse(f.url("low/index.m3u8"))
+	ref, _ := url.Parse("../high/index.m3u8")
+	if p := base.ResolveReference(ref).Path; !strings.HasSuffix(p, "/7/high/index.m3u8") {
+		t.Errorf("report resolves to %s", p)
+	}
+}
