@@ -87,7 +87,7 @@ func LoadConfig(args []string, getenv func(string) string, stderr io.Writer) (Co
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight responses may take to finish on shutdown")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
-	fs.IntVar(&c.BcryptCost, "bcrypt-cost", 12, "bcrypt cost for new password hashes (4-31)")
+	fs.IntVar(&c.BcryptCost, "bcrypt-cost", 10, "bcrypt cost for new password hashes (4-31)")
 
 	// The environment fills in what the command line did not set.
 	var envErrs []error
