@@ -59,7 +59,7 @@ type Config struct {
 	DialTimeout           time.Duration // 0: 5s
 	UserAgent             string        // sent to origins; "" : "hlsgate/1"
 	CORSOrigins           []string      // nil or "*": any origin
-	CacheSize             int64         // bytes of segment cache; 0: off
+	CacheSize             int64         // bytes of the origin shield's cache; 0: no shared fetches, no cache
 	WriteTimeout          time.Duration // per write to the player; 0: 30s
 
 	// Transport overrides the upstream transport (tests). It bypasses the
@@ -80,6 +80,8 @@ type Handler struct {
 
 	anyOrigin bool
 	origins   map[string]bool
+
+	shield *shield // nil when -cache-size is 0
 
 	// Counters, read by tests and (later) metrics.
 	unproxiedURIs atomic.Int64
@@ -153,6 +155,9 @@ func New(cfg Config) (*Handler, error) {
 		rt = h.tr
 	}
 	h.client = &http.Client{Transport: rt}
+	if cfg.CacheSize > 0 {
+		h.shield = newShield(cfg.CacheSize, cfg.Now)
+	}
 	return h, nil
 }
 
@@ -261,28 +266,27 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return &statusError{status: http.StatusBadRequest, msg: "path not allowed", err: err}
 	}
-	resp, err := h.fetch(r, req.stream, target)
+	up, err := h.open(r, req.stream, target)
 	if err != nil {
 		return err
 	}
-	defer resp.Body.Close()
+	defer up.body.Close()
 
-	body := bufioPeeker{r: resp.Body}
-	head := body.peek(16)
-	if resp.StatusCode == http.StatusOK && playlist.IsPlaylist(resp.Header.Get("Content-Type"), head) {
-		return h.servePlaylist(w, r, req, resp, io.MultiReader(bytes.NewReader(head), resp.Body))
+	head := peek(up.body, 16)
+	body := io.MultiReader(bytes.NewReader(head), up.body)
+	if up.status == http.StatusOK && playlist.IsPlaylist(up.header.Get("Content-Type"), head) {
+		return h.servePlaylist(w, r, req, up, body)
 	}
-	return h.servePassThrough(w, r, resp, io.MultiReader(bytes.NewReader(head), resp.Body))
+	return h.servePassThrough(w, r, up, body)
 }
 
-// bufioPeeker reads up to n bytes without io.ReadFull's error for short bodies.
-type bufioPeeker struct{ r io.Reader }
-
-func (b bufioPeeker) peek(n int) []byte {
+// peek reads up to n bytes, fewer only at the end of the body or on error
+// (which the next read reports again).
+func peek(r io.Reader, n int) []byte {
 	buf := make([]byte, n)
 	got := 0
 	for got < n {
-		m, err := b.r.Read(buf[got:])
+		m, err := r.Read(buf[got:])
 		got += m
 		if err != nil {
 			break
@@ -294,12 +298,48 @@ func (b bufioPeeker) peek(n int) []byte {
 // forwardedRequestHeaders are the only player headers an origin sees.
 var forwardedRequestHeaders = [...]string{"Range", "If-Range", "If-None-Match", "If-Modified-Since", "Accept"}
 
-// fetch asks the origin for target, following at most maxRedirects
+// open gets the origin's answer for target: through the shield (shared
+// fetch and cache) for plain GETs, directly otherwise. Upstream statuses
+// are mapped here: 404/410 become 404, other failures 502, timeouts 504.
+func (h *Handler) open(r *http.Request, rs *resolvedStream, target *url.URL) (*upstream, error) {
+	var up *upstream
+	fetch := func(ctx context.Context) (*http.Response, error) { return h.roundTrip(ctx, r, rs, target) }
+	if h.shield != nil && r.Method == http.MethodGet && r.Header.Get("If-None-Match") == "" &&
+		r.Header.Get("If-Modified-Since") == "" && r.Header.Get("If-Range") == "" {
+		var err error
+		up, err = h.shield.open(r.Context(), cacheKey(target, r.Header.Get("Range")), fetch)
+		if err != nil {
+			return nil, upstreamError(r, err)
+		}
+	} else {
+		resp, err := fetch(r.Context())
+		if err != nil {
+			return nil, upstreamError(r, err)
+		}
+		up = &upstream{status: resp.StatusCode, header: resp.Header, body: resp.Body, url: resp.Request.URL}
+	}
+	switch s := up.status; {
+	case s == http.StatusNotFound || s == http.StatusGone:
+		up.body.Close()
+		return nil, &statusError{status: http.StatusNotFound, msg: "not found upstream"}
+	case s == http.StatusGatewayTimeout:
+		up.body.Close()
+		return nil, &statusError{status: http.StatusGatewayTimeout, msg: "upstream timed out"}
+	case s == http.StatusRequestedRangeNotSatisfiable, s == http.StatusNotModified:
+		return up, nil
+	case s < 200 || s >= 300:
+		up.body.Close()
+		return nil, &statusError{status: http.StatusBadGateway, msg: "upstream error", err: fmt.Errorf("upstream answered %d", s)}
+	}
+	return up, nil
+}
+
+// roundTrip asks the origin for target, following at most maxRedirects
 // redirects, each onto an allowed origin of the stream.
-func (h *Handler) fetch(r *http.Request, rs *resolvedStream, target *url.URL) (*http.Response, error) {
-	out, err := http.NewRequestWithContext(r.Context(), r.Method, target.String(), nil)
+func (h *Handler) roundTrip(ctx context.Context, r *http.Request, rs *resolvedStream, target *url.URL) (*http.Response, error) {
+	out, err := http.NewRequestWithContext(ctx, r.Method, target.String(), nil)
 	if err != nil {
-		return nil, &statusError{status: http.StatusBadRequest, msg: "path not allowed", err: err}
+		return nil, err
 	}
 	for _, k := range forwardedRequestHeaders {
 		if v := r.Header.Values(k); len(v) > 0 {
@@ -316,30 +356,11 @@ func (h *Handler) fetch(r *http.Request, rs *resolvedStream, target *url.URL) (*
 			return fmt.Errorf("redirect to scheme %q", next.URL.Scheme)
 		}
 		if rs.originIndex(Origin(next.URL)) < 0 {
-			return fmt.Errorf("redirect to an origin the stream does not list (add it to extra_origins)")
+			return errors.New("redirect to an origin the stream does not list (add it to extra_origins)")
 		}
 		return nil
 	}
-	resp, err := client.Do(out)
-	if err != nil {
-		return nil, upstreamError(r, err)
-	}
-	switch {
-	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone:
-		resp.Body.Close()
-		return nil, &statusError{status: http.StatusNotFound, msg: "not found upstream"}
-	case resp.StatusCode == http.StatusGatewayTimeout:
-		resp.Body.Close()
-		return nil, &statusError{status: http.StatusGatewayTimeout, msg: "upstream timed out"}
-	case resp.StatusCode >= 300 && resp.StatusCode != http.StatusNotModified,
-		resp.StatusCode < 200:
-		if resp.StatusCode == http.StatusRequestedRangeNotSatisfiable {
-			return resp, nil
-		}
-		resp.Body.Close()
-		return nil, &statusError{status: http.StatusBadGateway, msg: "upstream error", err: fmt.Errorf("upstream answered %d", resp.StatusCode)}
-	}
-	return resp, nil
+	return client.Do(out)
 }
 
 // upstreamError classifies a failed upstream round trip: timeouts are 504,
@@ -363,15 +384,15 @@ var passThroughHeaders = [...]string{
 
 // servePassThrough streams a segment (or anything not a playlist) to the
 // player as it arrives, with no buffering beyond one pooled copy buffer.
-func (h *Handler) servePassThrough(w http.ResponseWriter, r *http.Request, resp *http.Response, body io.Reader) error {
+func (h *Handler) servePassThrough(w http.ResponseWriter, r *http.Request, up *upstream, body io.Reader) error {
 	hdr := w.Header()
 	for _, k := range passThroughHeaders {
-		if v := resp.Header.Values(k); len(v) > 0 {
+		if v := up.header.Values(k); len(v) > 0 {
 			hdr[k] = v
 		}
 	}
-	w.WriteHeader(resp.StatusCode)
-	if r.Method == http.MethodHead || resp.StatusCode == http.StatusNotModified {
+	w.WriteHeader(up.status)
+	if r.Method == http.MethodHead || up.status == http.StatusNotModified {
 		return nil
 	}
 	bp := h.bufs.Get().(*[]byte)
@@ -401,7 +422,7 @@ func (h *Handler) servePassThrough(w http.ResponseWriter, r *http.Request, resp 
 
 // servePlaylist reads a playlist under the size limit, rewrites every URI
 // in it and answers with Content-Length and no-store.
-func (h *Handler) servePlaylist(w http.ResponseWriter, r *http.Request, req *request, resp *http.Response, body io.Reader) error {
+func (h *Handler) servePlaylist(w http.ResponseWriter, r *http.Request, req *request, up *upstream, body io.Reader) error {
 	in := h.pl.Get().(*bytes.Buffer)
 	defer h.putBuf(in)
 	in.Reset()
@@ -427,7 +448,7 @@ func (h *Handler) servePlaylist(w http.ResponseWriter, r *http.Request, req *req
 	token := h.cfg.Signer.Sign(c, req.client)
 
 	m := &uriMapper{
-		h: h, stream: req.stream, base: resp.Request.URL,
+		h: h, stream: req.stream, base: up.url,
 		prefix:  h.cfg.PathPrefix + "/api/hls/" + token + "/" + strconv.FormatInt(req.stream.ID, 10) + "/",
 		curRest: req.rest,
 	}
@@ -444,7 +465,7 @@ func (h *Handler) servePlaylist(w http.ResponseWriter, r *http.Request, req *req
 			"stream_id", req.stream.ID, "count", m.unproxied, "first_origin", m.firstUnproxied)
 	}
 	hdr := w.Header()
-	ct := resp.Header.Get("Content-Type")
+	ct := up.header.Get("Content-Type")
 	if !playlist.IsPlaylist(ct, nil) {
 		ct = "application/vnd.apple.mpegurl"
 	}

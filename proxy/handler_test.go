@@ -54,7 +54,8 @@ type fixture struct {
 	streams *fakeStreams
 	origin  *httptest.Server
 	gate    *httptest.Server
-	now     time.Time
+	clockMu sync.Mutex
+	nowV    time.Time
 	start   time.Time
 	sid     signer.SessionID
 	revoked revokedSet
@@ -64,7 +65,7 @@ type fixture struct {
 
 func newFixture(t *testing.T, originHandler http.Handler, mod ...func(*Config)) *fixture {
 	t.Helper()
-	f := &fixture{t: t, now: time.Unix(1_800_000_000, 0), start: time.Unix(1_800_000_000, 0), revoked: revokedSet{}}
+	f := &fixture{t: t, nowV: time.Unix(1_800_000_000, 0), start: time.Unix(1_800_000_000, 0), revoked: revokedSet{}}
 	f.origin = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
 		f.seen = append(f.seen, r.Clone(context.Background()))
@@ -80,10 +81,11 @@ func newFixture(t *testing.T, originHandler http.Handler, mod ...func(*Config)) 
 	f.streams = &fakeStreams{m: map[int64]Stream{
 		7: {ID: 7, OwnerID: 1, URL: f.origin.URL + "/live/cam1/index.m3u8"},
 	}}
-	clock := func() time.Time { return f.now }
+	clock := f.now
 	cfg := Config{
 		Signer: f.signer, Streams: NewStreamCache(f.streams, time.Second, clock), Now: clock,
 		AllowPrivateUpstreams: true, ResponseHeaderTimeout: 2 * time.Second, MaxPlaylistSize: 64 << 10,
+		CacheSize: 8 << 20,
 	}
 	for _, m := range mod {
 		m(&cfg)
@@ -102,7 +104,7 @@ func newFixture(t *testing.T, originHandler http.Handler, mod ...func(*Config)) 
 func (f *fixture) token(streamID int64) string {
 	return f.signer.Sign(signer.Claims{
 		UserID: 1, SessionID: f.sid, StreamID: streamID,
-		SessionExpires: f.start.Add(24 * time.Hour), Expires: f.now.Add(10 * time.Minute),
+		SessionExpires: f.start.Add(24 * time.Hour), Expires: f.now().Add(10 * time.Minute),
 	}, signer.Client{IP: netip.MustParseAddr("127.0.0.1"), UserAgent: testUA})
 }
 
@@ -245,19 +247,19 @@ func TestPlaylistDetectedByContentNotExtension(t *testing.T) {
 func TestLiveTokensRollWithBucket(t *testing.T) {
 	live := "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:1\n#EXTINF:2,\ns1.ts\n"
 	f := newFixture(t, serveFiles(map[string]string{"/live/cam1/index.m3u8": live}))
-	f.now = f.now.Add(10 * time.Second) // inside a bucket, not on its edge
+	f.advance(10 * time.Second) // inside a bucket, not on its edge
 	first := readBody(t, f.get(f.url("index.m3u8")))
-	f.now = f.now.Add(time.Second)
+	f.advance(time.Second)
 	if second := readBody(t, f.get(f.url("index.m3u8"))); second != first {
 		t.Error("reloads within one bucket differ")
 	}
-	f.now = f.now.Add(liveTokenBucket)
+	f.advance(liveTokenBucket)
 	if third := readBody(t, f.get(f.url("index.m3u8"))); third == first {
 		t.Error("live token did not roll to a new bucket")
 	}
 	// The live token dies within liveTokenTTL + bucket; the playlist URL does not.
 	segURL := f.gate.URL + strings.TrimSpace(strings.Split(first, "\n")[4])
-	f.now = f.now.Add(liveTokenTTL + liveTokenBucket)
+	f.advance(liveTokenTTL + liveTokenBucket)
 	if r := f.get(segURL); r.StatusCode != http.StatusForbidden {
 		t.Errorf("stale live segment token: %d, want 403", r.StatusCode)
 	}
@@ -301,8 +303,8 @@ func TestTokenFailures(t *testing.T) {
 	})
 	t.Run("expired", func(t *testing.T) {
 		u := f.url("index.m3u8")
-		f.now = f.now.Add(11 * time.Minute)
-		defer func() { f.now = f.now.Add(-11 * time.Minute) }()
+		f.advance(11 * time.Minute)
+		defer func() { f.advance(-11 * time.Minute) }()
 		wantJSONError(t, f.get(u), 403)
 	})
 	t.Run("stream deleted", func(t *testing.T) {
@@ -484,7 +486,7 @@ func TestStreamCacheNoQueryPerSegment(t *testing.T) {
 	}
 	// Database down: the stale entry keeps serving.
 	f.streams.err = errors.New("db down")
-	f.now = f.now.Add(time.Minute)
+	f.advance(time.Minute)
 	if r := f.get(f.url("seg1.ts")); r.StatusCode != 200 {
 		t.Errorf("during outage: %d", r.StatusCode)
 	}
@@ -510,4 +512,16 @@ func TestRenditionReportStaysRelative(t *testing.T) {
 	if p := base.ResolveReference(ref).Path; !strings.HasSuffix(p, "/7/high/index.m3u8") {
 		t.Errorf("report resolves to %s", p)
 	}
+}
+
+func (f *fixture) now() time.Time {
+	f.clockMu.Lock()
+	defer f.clockMu.Unlock()
+	return f.nowV
+}
+
+func (f *fixture) advance(d time.Duration) {
+	f.clockMu.Lock()
+	defer f.clockMu.Unlock()
+	f.nowV = f.nowV.Add(d)
 }

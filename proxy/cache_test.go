@@ -1,0 +1,320 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/netip"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hlsgate/hlsgate/signer"
+)
+
+// countingOrigin counts requests per path.
+type countingOrigin struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (c *countingOrigin) hit(p string) {
+	c.mu.Lock()
+	if c.n == nil {
+		c.n = map[string]int{}
+	}
+	c.n[p]++
+	c.mu.Unlock()
+}
+
+func (c *countingOrigin) count(p string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n[p]
+}
+
+// viewerToken mints a token for viewer i: its own session, like a distinct
+// logged-in user watching the same stream.
+func (f *fixture) viewerToken(i int) string {
+	return f.signer.Sign(signer.Claims{
+		UserID: 1, SessionID: signer.SessionID{byte(i), byte(i >> 8), 0xee}, StreamID: 7,
+		SessionExpires: f.start.Add(24 * time.Hour), Expires: f.now().Add(10 * time.Minute),
+	}, signer.Client{IP: netip.MustParseAddr("127.0.0.1"), UserAgent: testUA})
+}
+
+func TestShieldCollapsesLiveAudience(t *testing.T) {
+	const viewers = 200
+	seg := bytes.Repeat([]byte("live"), 50_000)
+	var origin countingOrigin
+	release := make(chan struct{})
+	f := newFixture(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		origin.hit(r.URL.Path)
+		switch r.URL.Path {
+		case "/live/cam1/index.m3u8":
+			w.Header().Set("Content-Type", "application/vnd.apple.mpegurl")
+			io.WriteString(w, "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:9\n#EXTINF:2,\nseg9.ts\n")
+		case "/live/cam1/seg9.ts":
+			<-release // hold the segment until every viewer is waiting for it
+			w.Header().Set("Content-Type", "video/mp2t")
+			w.Write(seg)
+		}
+	}))
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: viewers}}
+	t.Cleanup(client.CloseIdleConnections)
+	get := func(u string) (int, []byte, error) {
+		req, _ := http.NewRequest("GET", u, nil)
+		req.Header.Set("User-Agent", testUA)
+		resp, err := client.Do(req)
+		if err != nil {
+			return 0, nil, err
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		return resp.StatusCode, b, err
+	}
+
+	var wg sync.WaitGroup
+	var bad atomic.Int64
+	for i := 0; i < viewers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			base := f.gate.URL + "/api/hls/" + f.viewerToken(i) + "/7/"
+			st, body, err := get(base + "index.m3u8")
+			if err != nil || st != 200 {
+				bad.Add(1)
+				return
+			}
+			segURI := firstLineURI(string(body))
+			st, got, err := get(f.gate.URL + segURI)
+			if err != nil || st != 200 || !bytes.Equal(got, seg) {
+				bad.Add(1)
+			}
+		}()
+	}
+	// Let the viewers pile up on the segment, then let the origin answer.
+	// Each viewer but the first joins the playlist fetch or hits its cache
+	// entry, and joins the held segment fetch.
+	waitUntil(t, 20*time.Second, func() bool { return f.h.shield.joins.Load()+f.h.shield.hits.Load() >= 2*(viewers-1) })
+	close(release)
+	wg.Wait()
+	if n := bad.Load(); n != 0 {
+		t.Fatalf("%d of %d viewers failed", n, viewers)
+	}
+	if n := origin.count("/live/cam1/seg9.ts"); n != 1 {
+		t.Errorf("origin saw %d requests for the segment, want 1 for %d viewers", n, viewers)
+	}
+	if n := origin.count("/live/cam1/index.m3u8"); n != 1 {
+		t.Errorf("origin saw %d playlist requests within one refresh window, want 1", n)
+	}
+	// After the playlist's micro-cache window (half the target duration)
+	// the next reload goes to the origin again.
+	f.advance(1500 * time.Millisecond)
+	get(f.gate.URL + "/api/hls/" + f.viewerToken(1) + "/7/index.m3u8")
+	if n := origin.count("/live/cam1/index.m3u8"); n != 2 {
+		t.Errorf("after the refresh window: %d playlist requests, want 2", n)
+	}
+	t.Logf("%d viewers: %d segment fetch, %d joined, %d cache hits", viewers, origin.count("/live/cam1/seg9.ts"), f.h.shield.joins.Load(), f.h.shield.hits.Load())
+}
+
+func firstLineURI(p string) string {
+	for _, l := range strings.Split(p, "\n") {
+		if l != "" && !strings.HasPrefix(l, "#") {
+			return l
+		}
+	}
+	return ""
+}
+
+func waitUntil(t *testing.T, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met in time")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestShieldStreamsAsItArrives: a slow segment reaches every waiting player
+// as the origin sends it, not after the whole segment is in.
+func TestShieldStreamsAsItArrives(t *testing.T) {
+	first := bytes.Repeat([]byte("a"), 64<<10)
+	rest := bytes.Repeat([]byte("b"), 64<<10)
+	release := make(chan struct{})
+	var origin countingOrigin
+	f := newFixture(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		origin.hit(r.URL.Path)
+		w.Header().Set("Content-Type", "video/mp2t")
+		w.Header().Set("Content-Length", "131072")
+		w.Write(first)
+		w.(http.Flusher).Flush()
+		<-release
+		w.Write(rest)
+	}))
+	const players = 5
+	bodies := make([]io.ReadCloser, players)
+	for i := range bodies {
+		resp := f.get(f.url("slow.ts"))
+		if resp.StatusCode != 200 {
+			t.Fatalf("player %d: %d", i, resp.StatusCode)
+		}
+		bodies[i] = resp.Body
+	}
+	// Every player gets the first half while the origin still holds the rest.
+	for i, b := range bodies {
+		got := make([]byte, len(first))
+		done := make(chan error, 1)
+		go func() { _, err := io.ReadFull(b, got); done <- err }()
+		select {
+		case err := <-done:
+			if err != nil || !bytes.Equal(got, first) {
+				t.Fatalf("player %d: first half: %v", i, err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("player %d got nothing while the origin was mid-segment", i)
+		}
+	}
+	close(release)
+	for i, b := range bodies {
+		got, err := io.ReadAll(b)
+		if err != nil || !bytes.Equal(got, rest) {
+			t.Fatalf("player %d: second half: %v (%d bytes)", i, err, len(got))
+		}
+	}
+	if n := origin.count("/live/cam1/slow.ts"); n != 1 {
+		t.Errorf("origin saw %d requests, want 1", n)
+	}
+}
+
+func TestShieldCachePolicy(t *testing.T) {
+	var origin countingOrigin
+	f := newFixture(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		origin.hit(r.URL.Path + "?" + r.URL.RawQuery + r.Header.Get("Range"))
+		w.Header().Set("Content-Type", "video/mp2t")
+		switch r.URL.Path {
+		case "/live/cam1/nostore.ts":
+			w.Header().Set("Cache-Control", "no-store")
+		case "/live/cam1/private.ts":
+			w.Header().Set("Cache-Control", "private, max-age=60")
+		case "/live/cam1/missing.ts":
+			http.NotFound(w, r)
+			return
+		case "/live/cam1/error.ts":
+			http.Error(w, "boom", 500)
+			return
+		}
+		http.ServeContent(w, r, "x.ts", time.Time{}, strings.NewReader(strings.Repeat("x", 1000)))
+	}))
+	tests := []struct {
+		rest, rangeHdr string
+		key            string
+		want           int // origin requests after two identical player requests
+	}{
+		{"plain.ts", "", "/live/cam1/plain.ts?", 1},
+		{"plain.ts", "bytes=0-9", "/live/cam1/plain.ts?bytes=0-9", 1},
+		{"plain.ts", "bytes=10-19", "/live/cam1/plain.ts?bytes=10-19", 1},
+		{"plain.ts?v=2", "", "/live/cam1/plain.ts?v=2", 1},
+		{"nostore.ts", "", "/live/cam1/nostore.ts?", 2},
+		{"private.ts", "", "/live/cam1/private.ts?", 2},
+		{"missing.ts", "", "/live/cam1/missing.ts?", 2},
+		{"error.ts", "", "/live/cam1/error.ts?", 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.key, func(t *testing.T) {
+			var bodies []string
+			for i := 0; i < 2; i++ {
+				var hdr []string
+				if tt.rangeHdr != "" {
+					hdr = []string{"Range", tt.rangeHdr}
+				}
+				resp := f.get(f.url(tt.rest), hdr...)
+				bodies = append(bodies, readBody(t, resp))
+			}
+			if bodies[0] != bodies[1] {
+				t.Error("cached answer differs from the first")
+			}
+			if n := origin.count(tt.key); n != tt.want {
+				t.Errorf("origin requests = %d, want %d", n, tt.want)
+			}
+		})
+	}
+	// Conditional requests bypass the shield (the origin judges them).
+	f.get(f.url("plain.ts"), "If-None-Match", `"x"`)
+	if n := origin.count("/live/cam1/plain.ts?"); n != 2 {
+		t.Errorf("conditional request: origin requests = %d, want 2", n)
+	}
+}
+
+func TestShieldBudgetAndSolo(t *testing.T) {
+	now := time.Unix(0, 0)
+	s := newShield(4<<20, func() time.Time { return now }) // maxEntry 1 MiB
+	fetch := func(size int) func(context.Context) (*http.Response, error) {
+		return func(ctx context.Context) (*http.Response, error) {
+			req, _ := http.NewRequestWithContext(ctx, "GET", "http://o/x", nil)
+			return &http.Response{StatusCode: 200, Header: http.Header{}, ContentLength: int64(size),
+				Body: io.NopCloser(bytes.NewReader(make([]byte, size))), Request: req}, nil
+		}
+	}
+	for i := 0; i < 20; i++ {
+		up, err := s.open(context.Background(), strings.Repeat("k", i+1), fetch(512<<10))
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, up.body)
+		up.body.Close()
+	}
+	waitUntil(t, 5*time.Second, func() bool { s.mu.Lock(); defer s.mu.Unlock(); return len(s.flights) == 0 })
+	s.mu.Lock()
+	used, n := s.used, s.lru.Len()
+	s.mu.Unlock()
+	if used > s.budget || n == 0 || n >= 20 {
+		t.Errorf("cache holds %d entries, %d bytes; budget %d", n, used, s.budget)
+	}
+	// A body over maxEntry is streamed, not held.
+	up, err := s.open(context.Background(), "big", fetch(2<<20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(up.body)
+	up.body.Close()
+	if len(b) != 2<<20 {
+		t.Errorf("solo body: %d bytes", len(b))
+	}
+	if _, ok := s.entries["big"]; ok {
+		t.Error("a body over maxEntry was cached")
+	}
+}
+
+// TestShieldCancelsWhenEveryoneLeaves: when the only player disconnects,
+// the shared upstream fetch stops.
+func TestShieldCancelsWhenEveryoneLeaves(t *testing.T) {
+	cancelled := make(chan struct{})
+	f := newFixture(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "video/mp2t")
+		for i := 0; i < 1000; i++ {
+			if _, err := w.Write(make([]byte, 32<<10)); err != nil {
+				break
+			}
+			w.(http.Flusher).Flush()
+			select {
+			case <-r.Context().Done():
+				close(cancelled)
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}))
+	resp := f.get(f.url("endless.ts"))
+	io.ReadFull(resp.Body, make([]byte, 100<<10))
+	resp.Body.Close()
+	select {
+	case <-cancelled:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the upstream fetch went on after every player left")
+	}
+}
