@@ -234,6 +234,9 @@ func TestShieldCachePolicy(t *testing.T) {
 				}
 				resp := f.get(f.url(tt.rest), hdr...)
 				bodies = append(bodies, readBody(t, resp))
+				// Sequential, not concurrent: let the shared fetch end
+				// before the next request, so only the cache can serve it.
+				waitUntil(t, 5*time.Second, f.h.shield.idle)
 			}
 			if bodies[0] != bodies[1] {
 				t.Error("cached answer differs from the first")
@@ -268,7 +271,7 @@ func TestShieldBudgetAndSolo(t *testing.T) {
 		io.Copy(io.Discard, up.body)
 		up.body.Close()
 	}
-	waitUntil(t, 5*time.Second, func() bool { s.mu.Lock(); defer s.mu.Unlock(); return len(s.flights) == 0 })
+	waitUntil(t, 5*time.Second, s.idle)
 	s.mu.Lock()
 	used, n := s.used, s.lru.Len()
 	s.mu.Unlock()
@@ -317,4 +320,11 @@ func TestShieldCancelsWhenEveryoneLeaves(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the upstream fetch went on after every player left")
 	}
+}
+
+// idle reports whether no shared fetch is in progress.
+func (s *shield) idle() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.flights) == 0
 }
