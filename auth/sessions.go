@@ -15,6 +15,16 @@ import (
 // has expired or belongs to a disabled user.
 var ErrSessionInvalid = errors.New("auth: session revoked or expired")
 
+// ErrSessionLimit is returned by Login when the user already has the most
+// live sessions allowed and the policy is to reject new ones.
+var ErrSessionLimit = errors.New("auth: too many live sessions")
+
+// Session limit policies.
+const (
+	LimitRejectNew   = "reject-new"
+	LimitEvictOldest = "evict-oldest"
+)
+
 // Principal is the authenticated caller of an API request.
 type Principal struct {
 	UserID         int64
@@ -35,6 +45,8 @@ type Store interface {
 	RevokeSession(ctx context.Context, userID int64, id string, now time.Time) error
 	RevokeUserSessions(ctx context.Context, userID int64, exceptID string, now time.Time) (int64, error)
 	RevokedSince(ctx context.Context, since, now time.Time) ([]store.Revocation, error)
+	CountLiveSessions(ctx context.Context, userID int64, now time.Time) (int, error)
+	OldestLiveSessions(ctx context.Context, userID int64, now time.Time, limit int) ([]store.Session, error)
 }
 
 // Service implements accounts and sessions on top of the store.
@@ -45,6 +57,11 @@ type Service struct {
 	Revocations *RevocationSet
 	SessionTTL  time.Duration
 	Now         func() time.Time
+	// MaxSessions bounds each user's live sessions (0: unlimited);
+	// LimitPolicy (LimitRejectNew or LimitEvictOldest) says what a login
+	// past it does.
+	MaxSessions int
+	LimitPolicy string
 
 	userThrottle *Throttle
 	ipThrottle   *Throttle
@@ -120,6 +137,9 @@ func (s *Service) OpenSession(ctx context.Context, userID int64, userAgent, ip s
 }
 
 func (s *Service) openSession(ctx context.Context, userID int64, userAgent, ip string) (LoginResult, error) {
+	if err := s.enforceLimit(ctx, userID); err != nil {
+		return LoginResult{}, err
+	}
 	var sid signer.SessionID
 	if _, err := rand.Read(sid[:]); err != nil {
 		return LoginResult{}, fmt.Errorf("auth: session id: %w", err)
@@ -141,6 +161,39 @@ func (s *Service) openSession(ctx context.Context, userID int64, userAgent, ip s
 		return LoginResult{}, err
 	}
 	return LoginResult{Token: tok, ExpiresAt: sess.ExpiresAt, Session: sess}, nil
+}
+
+// enforceLimit makes room for one more session of the user, or refuses.
+// Two logins racing past the limit at once can both succeed; the next login
+// evicts or is refused as usual.
+func (s *Service) enforceLimit(ctx context.Context, userID int64) error {
+	if s.MaxSessions <= 0 {
+		return nil
+	}
+	now := s.Now()
+	n, err := s.Store.CountLiveSessions(ctx, userID, now)
+	if err != nil {
+		return err
+	}
+	if n < s.MaxSessions {
+		return nil
+	}
+	if s.LimitPolicy != LimitEvictOldest {
+		return ErrSessionLimit
+	}
+	old, err := s.Store.OldestLiveSessions(ctx, userID, now, n-s.MaxSessions+1)
+	if err != nil {
+		return err
+	}
+	for _, sess := range old {
+		if err := s.Store.RevokeSession(ctx, userID, sess.ID, now); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		if id, err := signer.ParseSessionID(sess.ID); err == nil {
+			s.Revocations.Add(id, sess.ExpiresAt)
+		}
+	}
+	return nil
 }
 
 // Authenticate verifies an access token and checks, in the database, that
@@ -225,13 +278,21 @@ func (s *Service) RevokeAll(ctx context.Context, userID int64, keep signer.Sessi
 }
 
 // ChangePassword checks the current password, stores the new one and
-// revokes every other session of the user.
+// revokes every other session of the user. Wrong current passwords count
+// against the same per-account throttle as failed logins (and give
+// *ThrottledError once it is spent): otherwise a stolen access token would
+// be an unthrottled oracle for guessing the password itself.
 func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next string) error {
 	u, err := s.Store.UserByID(ctx, p.UserID)
 	if err != nil {
 		return err
 	}
+	userKey := "u:" + normalizeUsername(u.Username)
+	if err := s.userThrottle.Check(userKey); err != nil {
+		return err
+	}
 	if err := s.Passwords.Check(u.PasswordHash, current); err != nil {
+		s.userThrottle.Fail(userKey)
 		return err
 	}
 	hash, err := s.Passwords.Hash(next)

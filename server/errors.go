@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -38,13 +39,15 @@ func errorStatus(err error) (status int, msg string, retryAfter time.Duration) {
 		return http.StatusTooManyRequests, "too many failed logins; try again later", te.RetryAfter
 	case errors.Is(err, auth.ErrBadCredentials):
 		return http.StatusUnauthorized, "invalid username or password", 0
+	case errors.Is(err, auth.ErrSessionLimit):
+		return http.StatusForbidden, "session limit reached: log out of another session first", 0
 	case errors.Is(err, auth.ErrInvalidToken), errors.Is(err, auth.ErrSessionInvalid):
 		return http.StatusUnauthorized, "invalid or expired access token", 0
 	case errors.Is(err, store.ErrNotFound):
 		return http.StatusNotFound, "not found", 0
 	case errors.Is(err, store.ErrConflict):
 		return http.StatusConflict, "conflict", 0
-	case errors.Is(err, store.ErrUnavailable):
+	case errors.Is(err, store.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
 		return http.StatusServiceUnavailable, "the database is unavailable; try again shortly", 5 * time.Second
 	default:
 		return http.StatusInternalServerError, "internal server error", 0

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"github.com/hlsgate/hlsgate/auth"
 	"github.com/julienschmidt/httprouter"
@@ -15,6 +16,9 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request, p httprouter.Param
 type authedFunc func(w http.ResponseWriter, r *http.Request, p httprouter.Params, who auth.Principal) error
 
 type routeKey struct{}
+
+// apiTimeout bounds each management API request, database calls included.
+const apiTimeout = 10 * time.Second
 
 // routes is the one table of hlsgate's routes.
 func (s *Server) routes() http.Handler {
@@ -65,13 +69,25 @@ func (s *Server) routes() http.Handler {
 		r.Handler(m, "/api/hls/*rest", s.proxy)
 	}
 
-	return chain(r, s.recoverPanics, requestID, accessLog(s.log), securityHeaders)
+	return chain(r, s.stack()...)
+}
+
+// stack is the middleware every request passes, outermost first. The
+// access log sits outside recoverPanics so that it records the 500 a
+// recovered panic becomes, not the 200 a statusWriter assumes when nothing
+// was written yet.
+func (s *Server) stack() []middleware {
+	return []middleware{requestID, accessLog(s.log), s.recoverPanics, securityHeaders}
 }
 
 // adapt turns a handlerFunc into an httprouter.Handle that writes errors.
 func (s *Server) adapt(route string, h handlerFunc) httprouter.Handle {
 	return func(w http.ResponseWriter, r *http.Request, p httprouter.Params) {
-		r = r.WithContext(context.WithValue(r.Context(), routeKey{}, route))
+		// A database that hangs must not hang the API: every API request
+		// gets a deadline, and a query past it fails as unavailable (503).
+		ctx, cancel := context.WithTimeout(r.Context(), apiTimeout)
+		defer cancel()
+		r = r.WithContext(context.WithValue(ctx, routeKey{}, route))
 		w.Header().Set("Cache-Control", "no-store")
 		if err := h(w, r, p); err != nil {
 			s.writeError(w, r, err)

@@ -77,6 +77,7 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 		clients: proxy.NewClientIPResolver(cfg.TrustedProxies),
 	}
 	s.auth = auth.NewService(d.DB, pw, tokens, revoked, cfg.SessionTTL, now)
+	s.auth.MaxSessions, s.auth.LimitPolicy = cfg.MaxSessionsPerUser, cfg.SessionLimitPolicy
 	s.signer = signer.New(d.Keys, signer.Options{
 		BindIP:      cfg.BindIP,
 		BindUA:      cfg.BindUA,
