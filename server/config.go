@@ -89,8 +89,10 @@ func LoadConfig(args []string, getenv func(string) string, stderr io.Writer) (Co
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
 	fs.IntVar(&c.BcryptCost, "bcrypt-cost", 10, "bcrypt cost for new password hashes (4-31)")
 
-	// The environment fills in what the command line did not set.
-	var envErrs []error
+	// The environment fills in what the command line did not set. Its
+	// mistakes are collected with the validation errors below, so one run
+	// reports them all.
+	var errs []error
 	set := map[string]bool{}
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err
@@ -106,16 +108,15 @@ func LoadConfig(args []string, getenv func(string) string, stderr io.Writer) (Co
 		name := EnvName(f.Name)
 		if v := getenv(name); v != "" {
 			if err := f.Value.Set(v); err != nil {
-				envErrs = append(envErrs, fmt.Errorf("%s: %w", name, err))
+				// flag's own error ("parse error") names neither the variable
+				// nor the flag. Values that fail to parse are durations, numbers
+				// and booleans, never secrets, so quoting them is safe.
+				errs = append(errs, fmt.Errorf("-%s: invalid value %q from %s: %w", f.Name, v, name, err))
 			}
 		}
 	})
 	c.SigningKeys = getenv("HLSGATE_SIGNING_KEYS")
-	if len(envErrs) > 0 {
-		return Config{}, errors.Join(envErrs...)
-	}
 
-	var errs []error
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
 	if c.Listen == "" {
 		bad("-listen: must not be empty")
