@@ -538,12 +538,15 @@ func (m *uriMapper) mapURI(ref playlist.Ref) (string, bool) {
 func relativeRest(from, to string) string {
 	dir, _ := splitDir(from)
 	dir = strings.TrimPrefix(dir, "/")
-	if strings.HasPrefix(to, dir) && !strings.HasPrefix(to[len(dir):], originMark+"/") {
-		if t := to[len(dir):]; t != "" {
-			return t
-		}
+	rel := strings.Repeat("../", strings.Count(dir, "/")) + to
+	if strings.HasPrefix(to, dir) && !strings.HasPrefix(to[len(dir):], originMark+"/") && to[len(dir):] != "" {
+		rel = to[len(dir):]
 	}
-	return strings.Repeat("../", strings.Count(dir, "/")) + to
+	// A first segment with a colon would read as a URL scheme.
+	if seg, _, _ := strings.Cut(rel, "/"); strings.Contains(seg, ":") {
+		rel = "./" + rel
+	}
+	return rel
 }
 
 // fail answers a request that failed before any body went out.
