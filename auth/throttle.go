@@ -104,8 +104,10 @@ func (t *Throttle) Succeed(key string) {
 	delete(t.buckets, key)
 }
 
-// prune drops buckets that have refilled, and if none have, half of the
-// map. Callers hold mu.
+// prune makes room: it drops buckets that have refilled, then buckets
+// that still allow an attempt. Buckets that are throttling right now go
+// last, so flooding the map with new keys cannot lift a lock-out.
+// Callers hold mu.
 func (t *Throttle) prune(now time.Time) {
 	for k, b := range t.buckets {
 		t.refill(b, now)
@@ -113,10 +115,17 @@ func (t *Throttle) prune(now time.Time) {
 			delete(t.buckets, k)
 		}
 	}
-	for k := range t.buckets {
-		if len(t.buckets) < maxThrottleKeys/2 {
-			break
+	for _, keep := range []func(*bucket) bool{
+		func(b *bucket) bool { return b.tokens < 1 },
+		func(*bucket) bool { return false },
+	} {
+		for k, b := range t.buckets {
+			if len(t.buckets) < maxThrottleKeys/2 {
+				return
+			}
+			if !keep(b) {
+				delete(t.buckets, k)
+			}
 		}
-		delete(t.buckets, k)
 	}
 }

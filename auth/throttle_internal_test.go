@@ -23,3 +23,22 @@ func TestThrottleBounded(t *testing.T) {
 		t.Errorf("the newest key was pruned")
 	}
 }
+
+// TestThrottleFloodKeepsLockouts: filling the map with new keys cannot
+// lift a lock-out that is in force.
+func TestThrottleFloodKeepsLockouts(t *testing.T) {
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	th := NewThrottle(ThrottleRule{Burst: 5, Refill: time.Minute}, func() time.Time { return now })
+	for range 5 {
+		th.Fail("u:victim")
+	}
+	if th.Check("u:victim") == nil {
+		t.Fatal("victim not locked out after 5 failures")
+	}
+	for i := range 2 * maxThrottleKeys {
+		th.Fail("ip:" + strconv.Itoa(i))
+	}
+	if th.Check("u:victim") == nil {
+		t.Error("a flood of new keys lifted the victim's lock-out")
+	}
+}

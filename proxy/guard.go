@@ -109,7 +109,7 @@ func (g *guard) checkHost(ctx context.Context, host string) error {
 	if g.allowPrivate {
 		return nil
 	}
-	if host == "localhost" || hasSuffixFold(host, ".localhost") {
+	if strings.EqualFold(host, "localhost") || hasSuffixFold(host, ".localhost") {
 		return errors.New("host is a loopback name" + hint)
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)

@@ -44,7 +44,7 @@ func TestGuardControl(t *testing.T) {
 func TestCheckHost(t *testing.T) {
 	g := newGuard(false)
 	ctx := context.Background()
-	for _, h := range []string{"127.0.0.1", "10.0.0.1", "169.254.169.254", "::1", "localhost", "cam.localhost"} {
+	for _, h := range []string{"127.0.0.1", "10.0.0.1", "169.254.169.254", "::1", "localhost", "LocalHost", "cam.localhost"} {
 		if err := g.checkHost(ctx, h); err == nil {
 			t.Errorf("checkHost(%s) = nil, want an error", h)
 		}

@@ -47,6 +47,10 @@ func errorStatus(err error) (status int, msg string, retryAfter time.Duration) {
 		return http.StatusNotFound, "not found", 0
 	case errors.Is(err, store.ErrConflict):
 		return http.StatusConflict, "conflict", 0
+	case errors.Is(err, context.Canceled):
+		// The client went away; nobody reads this answer, and it is no
+		// server error.
+		return 499, "client closed request", 0
 	case errors.Is(err, store.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
 		return http.StatusServiceUnavailable, "the database is unavailable; try again shortly", 5 * time.Second
 	default:
