@@ -4,7 +4,9 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -26,4 +28,29 @@ func newPlaylistOrigin(t testing.TB) *httptest.Server {
 	}))
 	t.Cleanup(s.Close)
 	return s
+}
+
+const slowSegmentSize = 256 << 10
+
+type slowOrigin struct {
+	*httptest.Server
+	started atomic.Bool
+}
+
+// newSlowSegmentOrigin serves /live/slow.ts: half of it at once, the rest
+// when release closes.
+func newSlowSegmentOrigin(t testing.TB, release <-chan struct{}) *slowOrigin {
+	t.Helper()
+	o := &slowOrigin{}
+	o.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "video/mp2t")
+		w.Header().Set("Content-Length", strconv.Itoa(slowSegmentSize))
+		w.Write(make([]byte, slowSegmentSize/2))
+		w.(http.Flusher).Flush()
+		o.started.Store(true)
+		<-release
+		w.Write(make([]byte, slowSegmentSize/2))
+	}))
+	t.Cleanup(o.Close)
+	return o
 }
