@@ -68,6 +68,7 @@ async function main() {
     headless: true,
     chromiumSandbox: false,
     args: chromiumArgs(),
+    ...(cfg.userAgent ? { userAgent: cfg.userAgent } : {}),
     timeout: Math.max(1000, Math.min(30000, deadline - Date.now())),
   });
   timings.launchMs = Date.now() - t0;

@@ -91,19 +91,46 @@ func TestFFmpegFollowsLiveThroughGate(t *testing.T) {
 // TestHLSJSPlaysThroughGate plays streams with hls.js in headless Chromium,
 // cross-origin, through hlsgate.
 func TestHLSJSPlaysThroughGate(t *testing.T) {
-	g := startGate(t, storetest.DSN(t, store.EngineSQLite), testKeys(t), "-bind-ua=off")
-	user := signUp(t, g, "browser", "any")
+	const browserUA = "Mozilla/5.0 (X11; Linux x86_64) hlsgate-e2e Chrome"
+	g := startGate(t, storetest.DSN(t, store.EngineSQLite), testKeys(t))
+	user := signUp(t, g, "browser", browserUA)
 	for _, kind := range []hlstest.Kind{hlstest.TSVOD, hlstest.FMP4VOD, hlstest.Multivariant} {
 		t.Run(kind.String(), func(t *testing.T) {
 			vod := hlstest.NewVOD(t, kind)
 			pb := user.playback(user.addStream(vod.URL))
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
-			res, err := hlstest.HLSJSPlay(ctx, t, pb, 3)
+			res, err := hlstest.HLSJSPlay(ctx, t, pb, 3, hlstest.HLSJSUserAgent(browserUA))
 			if err != nil {
 				t.Fatalf("hls.js through hlsgate: %v (%+v)", err, res)
+			}
+			if res.UserAgent != browserUA {
+				t.Errorf("Chromium played as %q", res.UserAgent)
 			}
 			checkNoBypass(t, vod.Origin)
 		})
 	}
+}
+
+// TestHLSJSFollowsLiveThroughGate: hls.js follows a sliding-window live
+// stream through hlsgate, reloading the playlist with fresh tokens.
+func TestHLSJSFollowsLiveThroughGate(t *testing.T) {
+	const browserUA = "Mozilla/5.0 (X11; Linux x86_64) hlsgate-e2e-live Chrome"
+	live := hlstest.NewLive(t)
+	g := startGate(t, storetest.DSN(t, store.EngineSQLite), testKeys(t))
+	user := signUp(t, g, "livebrowser", browserUA)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := live.WaitReady(ctx, 3); err != nil {
+		t.Fatal(err)
+	}
+	pb := user.playback(user.addStream(live.URL))
+	res, err := hlstest.HLSJSPlay(ctx, t, pb, 4, hlstest.HLSJSUserAgent(browserUA))
+	if err != nil {
+		t.Fatalf("hls.js live through hlsgate: %v (%+v)", err, res)
+	}
+	if n := live.Origin.Count(live.Entry); n < 3 {
+		t.Errorf("the live playlist was loaded %d times, want several reloads", n)
+	}
+	checkNoBypass(t, live.Origin)
 }

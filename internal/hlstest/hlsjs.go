@@ -87,6 +87,13 @@ type HLSJSOption func(*hlsjsConfig)
 
 type hlsjsConfig struct {
 	hlsConfig map[string]any
+	userAgent string
+}
+
+// HLSJSUserAgent makes Chromium send ua as its User-Agent, so a test can
+// mint a playback URL bound to the browser's User-Agent before it plays.
+func HLSJSUserAgent(ua string) HLSJSOption {
+	return func(c *hlsjsConfig) { c.userAgent = ua }
 }
 
 // HLSJSConfig merges cfg into the hls.js constructor config (e.g.
@@ -145,6 +152,7 @@ func HLSJSPlay(ctx context.Context, tb testing.TB, playbackURL string, minSecond
 		"userDataDir": tb.TempDir(), // a fresh profile for every run
 		"minSeconds":  minSeconds,
 		"timeoutMs":   budget.Milliseconds(),
+		"userAgent":   cfg.userAgent,
 	})
 	if err != nil {
 		return Result{}, fmt.Errorf("hlstest: hls.js play: %w", err)
