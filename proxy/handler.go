@@ -189,8 +189,6 @@ func (e *statusError) Error() string {
 
 func (e *statusError) Unwrap() error { return e.err }
 
-var errForbidden = &statusError{status: http.StatusForbidden, msg: "forbidden"}
-
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.cors(w, r)

@@ -138,3 +138,9 @@ func TestEntryPathAndOrigin(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckRestDoesNotAllocate(t *testing.T) {
+	if n := testing.AllocsPerRun(100, func() { _ = checkRest("v1/sub/segment_00042.ts") }); n != 0 {
+		t.Errorf("checkRest allocates %v times per call", n)
+	}
+}
