@@ -84,6 +84,7 @@ func (e *entry) size() int64 { return int64(len(e.body)+len(e.key)) + 512 }
 // flight is one upstream fetch that any number of players read as it
 // arrives.
 type flight struct {
+	s      *shield
 	key    string
 	cancel context.CancelFunc
 	ready  chan struct{} // closed when headers (or err) are in
@@ -127,7 +128,7 @@ func (s *shield) open(ctx context.Context, key string, fetch func(context.Contex
 	f, joined := s.flights[key]
 	if !joined {
 		// readers starts at 1, the leader, before the fetch can look at it.
-		f = &flight{key: key, ready: make(chan struct{}), readers: 1}
+		f = &flight{s: s, key: key, ready: make(chan struct{}), readers: 1}
 		f.cond = sync.NewCond(&f.mu)
 		s.flights[key] = f
 		var fctx context.Context
@@ -199,6 +200,7 @@ func (s *shield) run(ctx context.Context, f *flight, fetch func(context.Context)
 		f.solo = true
 		f.mu.Lock()
 		f.soloResp = &cancelOnClose{ReadCloser: resp.Body, cancel: f.cancel}
+		f.done = true // nothing more to share; the body's Close cancels the fetch
 		f.mu.Unlock()
 		s.forget(f)
 		close(f.ready)
@@ -234,20 +236,6 @@ func (s *shield) run(ctx context.Context, f *flight, fetch func(context.Context)
 			f.mu.Unlock()
 			f.cancel()
 			s.finish(f, rerr == io.EOF)
-			return
-		}
-		f.mu.Lock()
-		gone := f.readers == 0
-		f.mu.Unlock()
-		if gone {
-			// Every player left: stop paying for the transfer.
-			resp.Body.Close()
-			f.mu.Lock()
-			f.bodyErr, f.done = context.Canceled, true
-			f.cond.Broadcast()
-			f.mu.Unlock()
-			f.cancel()
-			s.forget(f)
 			return
 		}
 	}
@@ -355,11 +343,24 @@ func maxAge(cc string) (time.Duration, bool) {
 	return 0, false
 }
 
-// release drops one reader of f.
+// release drops one reader of f. When the last player leaves before the
+// fetch is done, the fetch is cancelled and forgotten, so an origin that
+// hangs holds no goroutine or connection past its players, and the next
+// player starts afresh.
 func (f *flight) release() {
+	s := f.s
+	s.mu.Lock()
 	f.mu.Lock()
 	f.readers--
+	abandon := f.readers == 0 && !f.done
 	f.mu.Unlock()
+	if abandon && s.flights[f.key] == f {
+		delete(s.flights, f.key)
+	}
+	s.mu.Unlock()
+	if abandon {
+		f.cancel()
+	}
 }
 
 // flightReader reads a flight's body from the start, waiting for bytes
