@@ -270,10 +270,26 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 	}
 	defer up.body.Close()
 
+	ct := up.header.Get("Content-Type")
+	if r.Method == http.MethodHead && playlist.IsPlaylist(ct, nil) {
+		// A rewritten playlist's length is known only after rewriting,
+		// which needs the body HEAD does not fetch.
+		w.Header().Set("Content-Type", ct)
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(up.status)
+		return nil
+	}
 	head := peek(up.body, 16)
 	body := io.MultiReader(bytes.NewReader(head), up.body)
-	if up.status == http.StatusOK && playlist.IsPlaylist(up.header.Get("Content-Type"), head) {
-		return h.servePlaylist(w, r, req, up, body)
+	if playlist.IsPlaylist(ct, head) {
+		switch up.status {
+		case http.StatusOK:
+			return h.servePlaylist(w, r, req, up, body)
+		case http.StatusPartialContent:
+			// A slice of a playlist cannot be rewritten, and passing it
+			// through would hand out the origin's own URIs.
+			return &statusError{status: http.StatusRequestedRangeNotSatisfiable, msg: "range requests on playlists are not supported"}
+		}
 	}
 	return h.servePassThrough(w, r, up, body)
 }

@@ -525,3 +525,15 @@ func (f *fixture) advance(d time.Duration) {
 	defer f.clockMu.Unlock()
 	f.nowV = f.nowV.Add(d)
 }
+
+func TestPlaylistHeadAndRange(t *testing.T) {
+	f := newFixture(t, serveFiles(map[string]string{"/live/cam1/index.m3u8": mediaPlaylist}))
+	resp := f.do("HEAD", f.url("index.m3u8"))
+	if resp.StatusCode != 200 || resp.Header.Get("Cache-Control") != "no-store" ||
+		!strings.Contains(resp.Header.Get("Content-Type"), "mpegurl") {
+		t.Errorf("HEAD playlist: %d %v", resp.StatusCode, resp.Header)
+	}
+	// A ranged playlist would be a raw slice with the origin's own URIs.
+	resp = f.get(f.url("index.m3u8"), "Range", "bytes=0-40")
+	wantJSONError(t, resp, http.StatusRequestedRangeNotSatisfiable)
+}
