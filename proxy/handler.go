@@ -282,10 +282,13 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 	head := peek(up.body, 16)
 	body := io.MultiReader(bytes.NewReader(head), up.body)
 	if playlist.IsPlaylist(ct, head) {
-		switch up.status {
-		case http.StatusOK:
+		switch {
+		case up.status == http.StatusOK,
+			// ffmpeg asks for "bytes=0-" of everything: a range that is
+			// the whole playlist is the playlist.
+			up.status == http.StatusPartialContent && wholeRange(up.header.Get("Content-Range")):
 			return h.servePlaylist(w, r, req, up, body)
-		case http.StatusPartialContent:
+		case up.status == http.StatusPartialContent:
 			// A slice of a playlist cannot be rewritten, and passing it
 			// through would hand out the origin's own URIs.
 			return &statusError{status: http.StatusRequestedRangeNotSatisfiable, msg: "range requests on playlists are not supported"}
@@ -495,6 +498,19 @@ func (h *Handler) servePlaylist(w http.ResponseWriter, r *http.Request, req *req
 		panic(http.ErrAbortHandler)
 	}
 	return nil
+}
+
+// wholeRange reports whether a Content-Range covers a whole body:
+// "bytes 0-(n-1)/n".
+func wholeRange(cr string) bool {
+	rest, ok := strings.CutPrefix(cr, "bytes 0-")
+	if !ok {
+		return false
+	}
+	last, total, ok := strings.Cut(rest, "/")
+	l, err1 := strconv.ParseInt(last, 10, 64)
+	n, err2 := strconv.ParseInt(total, 10, 64)
+	return ok && err1 == nil && err2 == nil && l == n-1
 }
 
 // putBuf returns a playlist buffer to the pool unless it grew huge.

@@ -536,4 +536,20 @@ func TestPlaylistHeadAndRange(t *testing.T) {
 	// A ranged playlist would be a raw slice with the origin's own URIs.
 	resp = f.get(f.url("index.m3u8"), "Range", "bytes=0-40")
 	wantJSONError(t, resp, http.StatusRequestedRangeNotSatisfiable)
+	// ffmpeg's "bytes=0-" is the whole playlist: rewritten as usual, 200.
+	resp = f.get(f.url("index.m3u8"), "Range", "bytes=0-")
+	if body := readBody(t, resp); resp.StatusCode != 200 || !strings.Contains(body, "/7/seg1.m4s") {
+		t.Errorf("bytes=0- playlist: %d\n%s", resp.StatusCode, body)
+	}
+}
+
+func TestWholeRange(t *testing.T) {
+	for cr, want := range map[string]bool{
+		"bytes 0-99/100": true, "bytes 0-98/100": false, "bytes 1-99/100": false,
+		"bytes 0-99/*": false, "": false, "bytes 0-0/1": true,
+	} {
+		if got := wholeRange(cr); got != want {
+			t.Errorf("wholeRange(%q) = %v", cr, got)
+		}
+	}
 }

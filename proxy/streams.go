@@ -65,27 +65,32 @@ type cacheEntry struct {
 	fetched time.Time
 }
 
-// StreamCache keeps streams in memory for a short TTL so that segment
-// requests cost no database query. When the database fails, a stale entry
-// keeps serving (playback survives an outage); a change made on this
-// replica invalidates the entry at once, changes made on other replicas are
-// seen within the TTL.
+// StreamCache keeps streams in memory so that segment requests cost no
+// database query. An entry older than the TTL is still answered from, while
+// one background lookup refreshes it; so changes made on other replicas are
+// seen within the TTL plus one lookup, and a slow or absent database never
+// holds up playback (stale entries keep serving through an outage). A
+// change made on this replica invalidates the entry at once.
 type StreamCache struct {
 	src StreamSource
 	ttl time.Duration
 	now func() time.Time
 
-	group singleflight.Group
-	mu    sync.RWMutex
-	m     map[int64]cacheEntry
+	group      singleflight.Group
+	mu         sync.RWMutex
+	m          map[int64]cacheEntry
+	refreshing map[int64]bool
 }
+
+// lookupTimeout bounds one database lookup of a stream.
+const lookupTimeout = 5 * time.Second
 
 // maxStreamCacheEntries bounds the cache; past it, it is cleared.
 const maxStreamCacheEntries = 100_000
 
 // NewStreamCache returns an empty cache over src.
 func NewStreamCache(src StreamSource, ttl time.Duration, now func() time.Time) *StreamCache {
-	return &StreamCache{src: src, ttl: ttl, now: now, m: map[int64]cacheEntry{}}
+	return &StreamCache{src: src, ttl: ttl, now: now, m: map[int64]cacheEntry{}, refreshing: map[int64]bool{}}
 }
 
 // Invalidate drops stream id from the cache.
@@ -99,35 +104,67 @@ func (c *StreamCache) get(ctx context.Context, id int64) (*resolvedStream, error
 	c.mu.RLock()
 	e, ok := c.m[id]
 	c.mu.RUnlock()
-	if ok && c.now().Sub(e.fetched) < c.ttl {
+	if ok {
+		if c.now().Sub(e.fetched) >= c.ttl {
+			// Stale: answer from it now and refresh behind the player's
+			// back, so a slow or absent database never stalls a segment.
+			c.refreshLater(id)
+		}
 		return e.st, e.err
 	}
-	key := strconv.FormatInt(id, 10)
-	v, err, _ := c.group.Do(key, func() (any, error) {
-		st, err := c.src.Stream(context.WithoutCancel(ctx), id)
-		var rs *resolvedStream
-		if err == nil {
-			rs, err = resolveStream(st)
+	ch := c.group.DoChan(strconv.FormatInt(id, 10), func() (any, error) { return c.load(id) })
+	select {
+	case res := <-ch:
+		if res.Err != nil {
+			return nil, res.Err
 		}
-		if err != nil && !errors.Is(err, ErrStreamNotFound) {
-			if ok && e.err == nil {
-				return e.st, nil // database trouble: keep playing from the stale entry
-			}
-			return nil, err
-		}
-		c.mu.Lock()
-		if len(c.m) >= maxStreamCacheEntries {
-			c.m = map[int64]cacheEntry{}
-		}
-		c.m[id] = cacheEntry{st: rs, err: err, fetched: c.now()}
+		return res.Val.(*resolvedStream), nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// refreshLater starts one background refresh of id unless one is running.
+func (c *StreamCache) refreshLater(id int64) {
+	c.mu.Lock()
+	if c.refreshing[id] {
 		c.mu.Unlock()
-		if err != nil {
-			return nil, err
+		return
+	}
+	c.refreshing[id] = true
+	c.mu.Unlock()
+	go func() {
+		_, _, _ = c.group.Do(strconv.FormatInt(id, 10), func() (any, error) { return c.load(id) })
+		c.mu.Lock()
+		delete(c.refreshing, id)
+		c.mu.Unlock()
+	}()
+}
+
+// load reads stream id from the source and caches the answer: the stream,
+// or ErrStreamNotFound. On any other error (database trouble) an entry
+// already cached is kept and trusted for another TTL.
+func (c *StreamCache) load(id int64) (*resolvedStream, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), lookupTimeout)
+	defer cancel()
+	st, err := c.src.Stream(ctx, id)
+	var rs *resolvedStream
+	if err == nil {
+		rs, err = resolveStream(st)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err != nil && !errors.Is(err, ErrStreamNotFound) {
+		if old, ok := c.m[id]; ok {
+			old.fetched = c.now()
+			c.m[id] = old
+			return old.st, old.err
 		}
-		return rs, nil
-	})
-	if err != nil {
 		return nil, err
 	}
-	return v.(*resolvedStream), nil
+	if len(c.m) >= maxStreamCacheEntries {
+		c.m = map[int64]cacheEntry{}
+	}
+	c.m[id] = cacheEntry{st: rs, err: err, fetched: c.now()}
+	return rs, err
 }
