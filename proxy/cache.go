@@ -42,6 +42,9 @@ type upstream struct {
 	header http.Header
 	body   io.ReadCloser
 	url    *url.URL // final URL after redirects
+	// data is the whole body when it came from the cache (body reads the
+	// same bytes), so it can be written in one go.
+	data []byte
 }
 
 // shield collapses and caches upstream fetches.
@@ -121,7 +124,7 @@ func (s *shield) open(ctx context.Context, key string, fetch func(context.Contex
 			s.lru.MoveToFront(el)
 			s.mu.Unlock()
 			s.hits.Add(1)
-			return &upstream{status: e.status, header: e.header, body: io.NopCloser(bytes.NewReader(e.body)), url: e.url}, nil
+			return &upstream{status: e.status, header: e.header, body: io.NopCloser(bytes.NewReader(e.body)), url: e.url, data: e.body}, nil
 		}
 		s.removeLocked(el)
 	}

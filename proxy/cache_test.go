@@ -328,3 +328,35 @@ func (s *shield) idle() bool {
 	defer s.mu.Unlock()
 	return len(s.flights) == 0
 }
+
+// TestRewriteCacheMatchesFreshRewrite: a viewer served from the rewrite
+// cache gets exactly what a fresh rewrite would give, with its own token.
+func TestRewriteCacheMatchesFreshRewrite(t *testing.T) {
+	ll := "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\ns1.ts\n#EXT-X-MAP:URI=\"../init.mp4\"\n" +
+		"#EXT-X-RENDITION-REPORT:URI=\"../high/index.m3u8\",LAST-MSN=2\n#EXTINF:2,\nhttps://evil.example/x.ts\n"
+	f := newFixture(t, serveFiles(map[string]string{"/live/cam1/low/index.m3u8": ll}))
+	get := func(i int) (string, string) {
+		tok := f.viewerToken(i)
+		resp := f.get(f.gate.URL + "/api/hls/" + tok + "/7/low/index.m3u8")
+		return readBody(t, resp), tok
+	}
+	first, _ := get(1)
+	second, _ := get(2)
+	if f.h.UnproxiedURIs() != 1 {
+		t.Errorf("unproxied URIs counted %d times, want once (the second viewer hit the cache)", f.h.UnproxiedURIs())
+	}
+	// Undo viewer 2's token: mint what viewer 1's rewrite used.
+	firstTok := strings.Split(strings.Split(first, "/api/hls/")[1], "/")[0]
+	secondTok := strings.Split(strings.Split(second, "/api/hls/")[1], "/")[0]
+	if firstTok == secondTok {
+		t.Fatal("two viewers got the same token")
+	}
+	if strings.ReplaceAll(second, secondTok, firstTok) != first {
+		t.Errorf("cached rewrite differs from the fresh one:\n%s\n---\n%s", first, second)
+	}
+	// A rendition report stays relative to each request's own path.
+	other := readBody(t, f.get(f.url("low/index.m3u8")))
+	if !strings.Contains(other, `URI="../high/index.m3u8"`) {
+		t.Errorf("rendition report:\n%s", other)
+	}
+}

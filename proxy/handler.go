@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"log/slog"
 	"net"
@@ -81,7 +82,8 @@ type Handler struct {
 	anyOrigin bool
 	origins   map[string]bool
 
-	shield *shield // nil when -cache-size is 0
+	shield   *shield // nil when -cache-size is 0
+	rewrites *rewriteCache
 
 	// Counters, read by tests and (later) metrics.
 	unproxiedURIs atomic.Int64
@@ -89,6 +91,10 @@ type Handler struct {
 
 // maxRedirects bounds the redirects followed for one upstream request.
 const maxRedirects = 5
+
+// copyBufferSize is the pooled buffer a segment is copied through: large
+// enough that a 200 KB segment takes a few system calls, not dozens.
+const copyBufferSize = 128 << 10
 
 // New builds a Handler.
 func New(cfg Config) (*Handler, error) {
@@ -122,8 +128,8 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.PlaybackTTL <= 0 {
 		cfg.PlaybackTTL = 10 * time.Minute
 	}
-	h := &Handler{cfg: cfg, log: cfg.Log, now: cfg.Now, guard: newGuard(cfg.AllowPrivateUpstreams), origins: map[string]bool{}}
-	h.bufs.New = func() any { b := make([]byte, 32<<10); return &b }
+	h := &Handler{cfg: cfg, log: cfg.Log, now: cfg.Now, guard: newGuard(cfg.AllowPrivateUpstreams), origins: map[string]bool{}, rewrites: newRewriteCache()}
+	h.bufs.New = func() any { b := make([]byte, copyBufferSize); return &b }
 	h.pl.New = func() any { return new(bytes.Buffer) }
 	for _, o := range cfg.CORSOrigins {
 		if o == "*" {
@@ -151,6 +157,7 @@ func New(cfg Config) (*Handler, error) {
 			// gzip would drop Content-Length and break Range.
 			DisableCompression:     true,
 			MaxResponseHeaderBytes: 64 << 10,
+			ReadBufferSize:         64 << 10,
 		}
 		rt = h.tr
 	}
@@ -279,8 +286,14 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 		w.WriteHeader(up.status)
 		return nil
 	}
-	head := peek(up.body, 16)
-	body := io.MultiReader(bytes.NewReader(head), up.body)
+	var head []byte
+	var body io.Reader
+	if up.data != nil {
+		head, body = up.data[:min(len(up.data), 16)], bytes.NewReader(up.data)
+	} else {
+		head = peek(up.body, 16)
+		body = io.MultiReader(bytes.NewReader(head), up.body)
+	}
 	if playlist.IsPlaylist(ct, head) {
 		switch {
 		case up.status == http.StatusOK,
@@ -412,17 +425,29 @@ func (h *Handler) servePassThrough(w http.ResponseWriter, r *http.Request, up *u
 	if r.Method == http.MethodHead || up.status == http.StatusNotModified {
 		return nil
 	}
+	rc := http.NewResponseController(w)
+	_ = rc.SetWriteDeadline(time.Now().Add(h.cfg.WriteTimeout))
+	if up.data != nil {
+		if _, err := w.Write(up.data); err != nil {
+			panic(http.ErrAbortHandler) // the player went away
+		}
+		return nil
+	}
 	bp := h.bufs.Get().(*[]byte)
 	defer h.bufs.Put(bp)
-	rc := http.NewResponseController(w)
 	buf := *bp
+	lastDeadline := time.Now()
 	for {
 		n, rerr := body.Read(buf)
 		if n > 0 {
-			_ = rc.SetWriteDeadline(time.Now().Add(h.cfg.WriteTimeout))
+			// Each write must make progress within WriteTimeout; moving
+			// the deadline at most once a second keeps that cheap.
+			if now := time.Now(); now.Sub(lastDeadline) > time.Second {
+				_ = rc.SetWriteDeadline(now.Add(h.cfg.WriteTimeout))
+				lastDeadline = now
+			}
 			if _, werr := w.Write(buf[:n]); werr != nil {
-				// The player went away; nothing more to send.
-				panic(http.ErrAbortHandler)
+				panic(http.ErrAbortHandler) // the player went away
 			}
 		}
 		if rerr == io.EOF {
@@ -431,7 +456,9 @@ func (h *Handler) servePassThrough(w http.ResponseWriter, r *http.Request, up *u
 		if rerr != nil {
 			// Headers are out: cut the connection rather than end a
 			// short body cleanly, so the player sees the failure.
-			h.log.WarnContext(r.Context(), "upstream body failed mid-response", "err", rerr)
+			if r.Context().Err() == nil {
+				h.log.WarnContext(r.Context(), "upstream body failed mid-response", "err", rerr)
+			}
 			panic(http.ErrAbortHandler)
 		}
 	}
@@ -440,19 +467,25 @@ func (h *Handler) servePassThrough(w http.ResponseWriter, r *http.Request, up *u
 // servePlaylist reads a playlist under the size limit, rewrites every URI
 // in it and answers with Content-Length and no-store.
 func (h *Handler) servePlaylist(w http.ResponseWriter, r *http.Request, req *request, up *upstream, body io.Reader) error {
-	in := h.pl.Get().(*bytes.Buffer)
-	defer h.putBuf(in)
-	in.Reset()
-	n, err := in.ReadFrom(io.LimitReader(body, h.cfg.MaxPlaylistSize+1))
-	if err != nil {
-		return upstreamError(r, err)
+	src := up.data
+	if src == nil {
+		in := h.pl.Get().(*bytes.Buffer)
+		defer h.putBuf(in)
+		in.Reset()
+		n, err := in.ReadFrom(io.LimitReader(body, h.cfg.MaxPlaylistSize+1))
+		if err != nil {
+			return upstreamError(r, err)
+		}
+		src = in.Bytes()
+		if n > h.cfg.MaxPlaylistSize {
+			src = nil
+		}
 	}
-	if n > h.cfg.MaxPlaylistSize {
+	if src == nil || int64(len(src)) > h.cfg.MaxPlaylistSize {
 		h.log.WarnContext(r.Context(), "playlist over the size limit; raise -max-playlist-size if it is legitimate",
 			"stream_id", req.stream.ID, "limit", h.cfg.MaxPlaylistSize)
 		return &statusError{status: http.StatusBadGateway, msg: "upstream playlist too large"}
 	}
-	src := in.Bytes()
 
 	exp := req.claims.SessionExpires
 	if isLiveMedia(src) {
@@ -464,15 +497,27 @@ func (h *Handler) servePlaylist(w http.ResponseWriter, r *http.Request, req *req
 	c.Expires = exp
 	token := h.cfg.Signer.Sign(c, req.client)
 
+	out := h.pl.Get().(*bytes.Buffer)
+	defer h.putBuf(out)
+	out.Reset()
+	// A playlist that reads the request's query (EXT-X-DEFINE:QUERYPARAM)
+	// is rewritten afresh every time; any other is rewritten once per
+	// version and then only gets each viewer's token.
+	var key rewriteKey
+	cacheable := !bytes.Contains(src, []byte("#EXT-X-DEFINE"))
+	if cacheable {
+		key = rewriteKey{stream: req.stream, base: up.url.String(), rest: req.rest, sum: maphash.Bytes(h.rewrites.seed, src)}
+		if t := h.rewrites.get(key); t != nil {
+			t.join(out, token)
+			return h.writePlaylist(w, r, up, out.Bytes())
+		}
+	}
 	m := &uriMapper{
 		h: h, stream: req.stream, base: up.url,
 		prefix:  h.cfg.PathPrefix + "/api/hls/" + token + "/" + strconv.FormatInt(req.stream.ID, 10) + "/",
 		curRest: req.rest,
 	}
-	out := h.pl.Get().(*bytes.Buffer)
-	defer h.putBuf(out)
-	out.Reset()
-	err = playlist.Rewrite(out, bytes.NewReader(src), playlist.Options{Map: m.mapURI, MaxSize: h.cfg.MaxPlaylistSize, Query: r.URL.Query()})
+	err := playlist.Rewrite(out, bytes.NewReader(src), playlist.Options{Map: m.mapURI, MaxSize: h.cfg.MaxPlaylistSize, Query: r.URL.Query()})
 	if err != nil {
 		return &statusError{status: http.StatusBadGateway, msg: "upstream playlist unusable", err: err}
 	}
@@ -481,6 +526,14 @@ func (h *Handler) servePlaylist(w http.ResponseWriter, r *http.Request, req *req
 		h.log.WarnContext(r.Context(), "playlist URIs on origins the stream does not list were left as they are",
 			"stream_id", req.stream.ID, "count", m.unproxied, "first_origin", m.firstUnproxied)
 	}
+	if cacheable {
+		h.rewrites.put(key, out.Bytes(), token)
+	}
+	return h.writePlaylist(w, r, up, out.Bytes())
+}
+
+// writePlaylist answers with a rewritten playlist.
+func (h *Handler) writePlaylist(w http.ResponseWriter, r *http.Request, up *upstream, p []byte) error {
 	hdr := w.Header()
 	ct := up.header.Get("Content-Type")
 	if !playlist.IsPlaylist(ct, nil) {
@@ -488,13 +541,13 @@ func (h *Handler) servePlaylist(w http.ResponseWriter, r *http.Request, req *req
 	}
 	hdr.Set("Content-Type", ct)
 	hdr.Set("Cache-Control", "no-store")
-	hdr.Set("Content-Length", strconv.Itoa(out.Len()))
+	hdr.Set("Content-Length", strconv.Itoa(len(p)))
 	w.WriteHeader(http.StatusOK)
 	if r.Method == http.MethodHead {
 		return nil
 	}
 	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(h.cfg.WriteTimeout))
-	if _, err := w.Write(out.Bytes()); err != nil {
+	if _, err := w.Write(p); err != nil {
 		panic(http.ErrAbortHandler)
 	}
 	return nil

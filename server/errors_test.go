@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -90,8 +91,8 @@ func TestErrorShapes(t *testing.T) {
 				t.Errorf("%s: %q, want %q", h, got, want)
 			}
 		}
-		if len(r.Header.Get("X-Request-Id")) != 16 {
-			t.Errorf("X-Request-Id %q, want 16 hex characters", r.Header.Get("X-Request-Id"))
+		if id := r.Header.Get("X-Request-Id"); !regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-z]+$`).MatchString(id) {
+			t.Errorf("X-Request-Id %q, want 8 hex characters, '-' and a counter", id)
 		}
 		e.do(t, http.MethodGet, "/healthz", "", nil).want(t, http.StatusOK)
 	})

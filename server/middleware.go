@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -96,14 +98,20 @@ func redactPath(p string) string {
 	return p[:i+len(prefix)] + "…"
 }
 
-// requestID gives every request an id, echoed in X-Request-Id.
-func requestID(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var b [8]byte
-		_, _ = rand.Read(b[:])
-		w.Header().Set("X-Request-Id", hex.EncodeToString(b[:]))
-		next.ServeHTTP(w, r)
-	})
+// requestIDs gives every request an id, echoed in X-Request-Id: a random
+// per-process prefix and a counter, unique across replicas without costing
+// a random read per request.
+func requestIDs() middleware {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	prefix := hex.EncodeToString(b[:]) + "-"
+	var n atomic.Uint64
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("X-Request-Id", prefix+strconv.FormatUint(n.Add(1), 36))
+			next.ServeHTTP(w, r)
+		})
+	}
 }
 
 // securityHeaders sets headers every response should carry. Referrer-Policy
@@ -122,7 +130,12 @@ func securityHeaders(next http.Handler) http.Handler {
 // on purpose (http.ErrAbortHandler) or had already started the response.
 func (s *Server) recoverPanics(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		sw := &statusWriter{ResponseWriter: w}
+		// The access log's writer, when there is one, already tracks
+		// whether the response started.
+		sw, ok := w.(*statusWriter)
+		if !ok {
+			sw = &statusWriter{ResponseWriter: w}
+		}
 		defer func() {
 			v := recover()
 			if v == nil {

@@ -77,7 +77,7 @@ func (s *Server) routes() http.Handler {
 // recovered panic becomes, not the 200 a statusWriter assumes when nothing
 // was written yet.
 func (s *Server) stack() []middleware {
-	return []middleware{requestID, accessLog(s.log), s.recoverPanics, securityHeaders}
+	return []middleware{requestIDs(), accessLog(s.log), s.recoverPanics, securityHeaders}
 }
 
 // adapt turns a handlerFunc into an httprouter.Handle that writes errors.
