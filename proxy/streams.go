@@ -66,11 +66,12 @@ type cacheEntry struct {
 }
 
 // StreamCache keeps streams in memory so that segment requests cost no
-// database query. An entry older than the TTL is still answered from, while
-// one background lookup refreshes it; so changes made on other replicas are
-// seen within the TTL plus one lookup, and a slow or absent database never
-// holds up playback (stale entries keep serving through an outage). A
-// change made on this replica invalidates the entry at once.
+// database query. An entry older than the TTL is refreshed by one lookup
+// that requests wait for briefly (staleWait); so changes made on other
+// replicas are seen within the TTL, even by a replica nobody asked in the
+// meantime, while a slow or absent database never holds up playback for
+// long: stale entries keep serving through an outage. A change made on this
+// replica invalidates the entry at once.
 type StreamCache struct {
 	src StreamSource
 	ttl time.Duration
@@ -79,8 +80,13 @@ type StreamCache struct {
 	group      singleflight.Group
 	mu         sync.RWMutex
 	m          map[int64]cacheEntry
-	refreshing map[int64]bool
+	refreshing map[int64]time.Time // lookups under way, by start
+	gen        map[int64]uint64    // bumped by Invalidate
 }
+
+// staleWait is how long a request holding a stale entry waits for its
+// refresh.
+const staleWait = 250 * time.Millisecond
 
 // lookupTimeout bounds one database lookup of a stream.
 const lookupTimeout = 5 * time.Second
@@ -90,61 +96,78 @@ const maxStreamCacheEntries = 100_000
 
 // NewStreamCache returns an empty cache over src.
 func NewStreamCache(src StreamSource, ttl time.Duration, now func() time.Time) *StreamCache {
-	return &StreamCache{src: src, ttl: ttl, now: now, m: map[int64]cacheEntry{}, refreshing: map[int64]bool{}}
+	return &StreamCache{src: src, ttl: ttl, now: now, m: map[int64]cacheEntry{}, refreshing: map[int64]time.Time{}, gen: map[int64]uint64{}}
 }
 
-// Invalidate drops stream id from the cache.
+// Invalidate drops stream id from the cache. A lookup already under way
+// is not trusted to refill it: its answer may predate the change.
 func (c *StreamCache) Invalidate(id int64) {
 	c.mu.Lock()
 	delete(c.m, id)
+	c.gen[id]++
 	c.mu.Unlock()
+	c.group.Forget(strconv.FormatInt(id, 10))
 }
 
 func (c *StreamCache) get(ctx context.Context, id int64) (*resolvedStream, error) {
 	c.mu.RLock()
 	e, ok := c.m[id]
 	c.mu.RUnlock()
-	if ok {
-		if c.now().Sub(e.fetched) >= c.ttl {
-			// Stale: answer from it now and refresh behind the player's
-			// back, so a slow or absent database never stalls a segment.
-			c.refreshLater(id)
-		}
+	if ok && c.now().Sub(e.fetched) < c.ttl {
 		return e.st, e.err
 	}
-	ch := c.group.DoChan(strconv.FormatInt(id, 10), func() (any, error) { return c.load(id) })
+	key := strconv.FormatInt(id, 10)
+	c.mu.Lock()
+	started, running := c.refreshing[id]
+	if !running {
+		started = time.Now()
+		c.refreshing[id] = started
+	}
+	c.mu.Unlock()
+	ch := c.group.DoChan(key, func() (any, error) {
+		defer func() {
+			c.mu.Lock()
+			delete(c.refreshing, id)
+			c.mu.Unlock()
+		}()
+		return c.load(id)
+	})
+	if !ok {
+		select {
+		case res := <-ch:
+			if res.Err != nil {
+				return nil, res.Err
+			}
+			return res.Val.(*resolvedStream), nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	// Stale: wait for the refresh, but only until staleWait after it
+	// began. An idle replica so gets the current stream on its first
+	// request, and a slow or absent database delays playback by at most
+	// staleWait once, then not at all: the stale entry keeps serving.
+	timer := time.NewTimer(max(time.Until(started.Add(staleWait)), 0))
+	defer timer.Stop()
 	select {
 	case res := <-ch:
-		if res.Err != nil {
-			return nil, res.Err
+		if res.Err == nil || errors.Is(res.Err, ErrStreamNotFound) {
+			rs, _ := res.Val.(*resolvedStream)
+			return rs, res.Err
 		}
-		return res.Val.(*resolvedStream), nil
+	case <-timer.C:
 	case <-ctx.Done():
-		return nil, ctx.Err()
 	}
-}
-
-// refreshLater starts one background refresh of id unless one is running.
-func (c *StreamCache) refreshLater(id int64) {
-	c.mu.Lock()
-	if c.refreshing[id] {
-		c.mu.Unlock()
-		return
-	}
-	c.refreshing[id] = true
-	c.mu.Unlock()
-	go func() {
-		_, _, _ = c.group.Do(strconv.FormatInt(id, 10), func() (any, error) { return c.load(id) })
-		c.mu.Lock()
-		delete(c.refreshing, id)
-		c.mu.Unlock()
-	}()
+	return e.st, e.err
 }
 
 // load reads stream id from the source and caches the answer: the stream,
 // or ErrStreamNotFound. On any other error (database trouble) an entry
 // already cached is kept and trusted for another TTL.
 func (c *StreamCache) load(id int64) (*resolvedStream, error) {
+	c.mu.RLock()
+	gen := c.gen[id]
+	c.mu.RUnlock()
 	ctx, cancel := context.WithTimeout(context.Background(), lookupTimeout)
 	defer cancel()
 	st, err := c.src.Stream(ctx, id)
@@ -162,8 +185,12 @@ func (c *StreamCache) load(id int64) (*resolvedStream, error) {
 		}
 		return nil, err
 	}
+	if c.gen[id] != gen {
+		return rs, err // invalidated meanwhile: answer, but do not cache
+	}
 	if len(c.m) >= maxStreamCacheEntries {
 		c.m = map[int64]cacheEntry{}
+		c.gen = map[int64]uint64{}
 	}
 	c.m[id] = cacheEntry{st: rs, err: err, fetched: c.now()}
 	return rs, err

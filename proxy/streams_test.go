@@ -96,6 +96,33 @@ func TestStreamCache(t *testing.T) {
 		}
 	})
 
+	t.Run("an idle cache sees a change on its first request after the TTL", func(t *testing.T) {
+		src := &slowSource{url: "http://o/a.m3u8"}
+		c := NewStreamCache(src, time.Second, clock)
+		c.get(ctx, 1)
+		src.set("http://o/b.m3u8", nil) // changed on another replica
+		advance(2 * time.Second)        // nobody asked here meanwhile
+		if st, err := c.get(ctx, 1); err != nil || st.URL != "http://o/b.m3u8" {
+			t.Errorf("first request after the TTL: %v %v, want the new URL", st, err)
+		}
+	})
+
+	t.Run("a lookup that predates Invalidate does not refill the cache", func(t *testing.T) {
+		src := &slowSource{url: "http://o/old.m3u8", gate: make(chan struct{})}
+		c := NewStreamCache(src, time.Minute, clock)
+		done := make(chan struct{})
+		go func() { c.get(ctx, 1); close(done) }()
+		eventually(time.Second, func() bool { return src.calls.Load() == 1 })
+		src.set("http://o/new.m3u8", nil)
+		c.Invalidate(1) // the change lands while the old lookup is under way
+		close(src.gate)
+		<-done
+		src.gate = nil
+		if st, err := c.get(ctx, 1); err != nil || st.URL != "http://o/new.m3u8" {
+			t.Errorf("after Invalidate: %v %v, want the new URL", st, err)
+		}
+	})
+
 	t.Run("database error keeps the entry", func(t *testing.T) {
 		src := &slowSource{url: "http://o/a.m3u8"}
 		c := NewStreamCache(src, time.Second, clock)
