@@ -2,11 +2,14 @@ package proxy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -91,4 +94,11 @@ func eventually(d time.Duration, cond func() bool) (time.Duration, bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	return time.Since(start), true
+}
+
+func TestUpstreamErrorsKeepQueriesOutOfLogs(t *testing.T) {
+	err := redactURLError(&url.Error{Op: "Get", URL: "http://origin.example/live/seg.ts?auth=s3cret", Err: errors.New("connection refused")})
+	if msg := err.Error(); strings.Contains(msg, "s3cret") || !strings.Contains(msg, "origin.example/live/seg.ts") || !strings.Contains(msg, "connection refused") {
+		t.Errorf("redacted error: %q", msg)
+	}
 }

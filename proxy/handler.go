@@ -396,6 +396,7 @@ func (h *Handler) roundTrip(ctx context.Context, r *http.Request, rs *resolvedSt
 // upstreamError classifies a failed upstream round trip: timeouts are 504,
 // everything else 502.
 func upstreamError(r *http.Request, err error) error {
+	err = redactURLError(err)
 	if r.Context().Err() != nil {
 		return &statusError{status: 499, msg: "client went away", err: err}
 	}
@@ -404,6 +405,25 @@ func upstreamError(r *http.Request, err error) error {
 		return &statusError{status: http.StatusGatewayTimeout, msg: "upstream timed out", err: err}
 	}
 	return &statusError{status: http.StatusBadGateway, msg: "upstream unreachable", err: err}
+}
+
+// redactURLError keeps an origin URL's query (which may hold the origin's
+// own credentials) out of the logs: net/http puts the whole URL in its
+// errors.
+func redactURLError(err error) error {
+	var ue *url.Error
+	if !errors.As(err, &ue) {
+		return err
+	}
+	u, perr := url.Parse(ue.URL)
+	if perr != nil {
+		return fmt.Errorf("%s: %w", ue.Op, ue.Err)
+	}
+	if u.RawQuery != "" {
+		u.RawQuery = "…"
+	}
+	u.User = nil
+	return fmt.Errorf("%s %s: %w", ue.Op, u.Redacted(), ue.Err)
 }
 
 // passThroughHeaders are the origin response headers a player gets.
