@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"strconv"
 	"time"
@@ -63,7 +64,10 @@ func Sign(ctx context.Context, cfg Config, log *slog.Logger, schema string, req 
 	token := srv.signer.Sign(signer.Claims{
 		UserID: u.ID, SessionID: sid, StreamID: st.ID, SessionExpires: sess.ExpiresAt, Expires: exp,
 	}, signer.Client{IP: req.IP, UserAgent: req.UserAgent})
-	base := "http://localhost" + cfg.Listen
+	base := "http://localhost"
+	if _, port, err := net.SplitHostPort(cfg.Listen); err == nil && port != "" {
+		base += ":" + port
+	}
 	if cfg.PublicURL != nil {
 		base = cfg.PublicURL.String()
 	}
