@@ -553,3 +553,39 @@ func TestWholeRange(t *testing.T) {
 		}
 	}
 }
+
+// TestHeadersBothWays: only what an origin needs goes up, only what a
+// player needs comes down; credentials and hop-by-hop headers never cross.
+func TestHeadersBothWays(t *testing.T) {
+	f := newFixture(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Type", "video/mp2t")
+		h.Set("Set-Cookie", "origin-session=1")
+		h.Set("Connection", "X-Hop")
+		h.Set("X-Hop", "1")
+		h.Set("Server", "origin/1.0")
+		h.Set("Access-Control-Allow-Origin", "https://origin-only.example")
+		io.WriteString(w, "seg")
+	}))
+	resp := f.get(f.url("seg.ts"), "Proxy-Authorization", "Basic eA==", "Authorization", "Bearer x", "Cookie", "c=1",
+		"X-Forwarded-For", "198.51.100.1", "Connection", "X-Hop", "X-Hop", "1", "Accept", "video/*")
+	readBody(t, resp)
+	for _, k := range []string{"Set-Cookie", "X-Hop", "Server"} {
+		if v := resp.Header.Get(k); v != "" {
+			t.Errorf("player got %s: %q", k, v)
+		}
+	}
+	if v := resp.Header.Get("Access-Control-Allow-Origin"); v != "*" {
+		t.Errorf("Access-Control-Allow-Origin = %q, want hlsgate's own", v)
+	}
+	reqs := f.originRequests()
+	up := reqs[len(reqs)-1].Header
+	for _, k := range []string{"Proxy-Authorization", "Authorization", "Cookie", "X-Forwarded-For", "X-Hop"} {
+		if v := up.Get(k); v != "" {
+			t.Errorf("origin got %s: %q", k, v)
+		}
+	}
+	if up.Get("Accept") != "video/*" {
+		t.Errorf("origin did not get Accept: %q", up.Get("Accept"))
+	}
+}
