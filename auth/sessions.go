@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"net/netip"
 	"time"
 
 	"github.com/hlsgate/hlsgate/server/store"
@@ -99,11 +100,12 @@ type LoginResult struct {
 // *ThrottledError.
 func (s *Service) Login(ctx context.Context, username, password, userAgent, ip string) (LoginResult, error) {
 	userKey := "u:" + normalizeUsername(username)
-	ipKey := "ip:" + ip
-	if err := s.userThrottle.Check(userKey); err != nil {
+	ipKey := "ip:" + throttleAddr(ip)
+	if err := s.userThrottle.Take(userKey); err != nil {
 		return LoginResult{}, err
 	}
-	if err := s.ipThrottle.Check(ipKey); err != nil {
+	if err := s.ipThrottle.Take(ipKey); err != nil {
+		s.userThrottle.Refund(userKey)
 		return LoginResult{}, err
 	}
 	u, err := s.Store.UserByName(ctx, username)
@@ -112,22 +114,36 @@ func (s *Service) Login(ctx context.Context, username, password, userAgent, ip s
 	case errors.Is(err, store.ErrNotFound):
 		hash = ""
 	case err != nil:
+		// Not the caller's fault: give the attempts back.
+		s.userThrottle.Refund(userKey)
+		s.ipThrottle.Refund(ipKey)
 		return LoginResult{}, err
 	case u.Disabled:
 		hash = ""
 	}
 	if err := s.Passwords.Check(hash, password); err != nil {
-		s.userThrottle.Fail(userKey)
-		s.ipThrottle.Fail(ipKey)
-		return LoginResult{}, err
+		return LoginResult{}, err // the attempts stay spent
 	}
 	s.userThrottle.Succeed(userKey)
+	s.ipThrottle.Refund(ipKey)
 
 	res, err := s.openSession(ctx, u.ID, userAgent, ip)
 	if err != nil {
 		return LoginResult{}, err
 	}
 	return res, nil
+}
+
+// throttleAddr is the throttle key of a client address: IPv6 by its /64,
+// which one client usually holds whole, so rotating addresses inside it
+// buys no extra guesses.
+func throttleAddr(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil || !a.Is6() || a.Is4In6() {
+		return ip
+	}
+	p, _ := a.Prefix(64)
+	return p.String()
 }
 
 // OpenSession starts a session for a user without a password check, for
@@ -288,13 +304,13 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next
 		return err
 	}
 	userKey := "u:" + normalizeUsername(u.Username)
-	if err := s.userThrottle.Check(userKey); err != nil {
+	if err := s.userThrottle.Take(userKey); err != nil {
 		return err
 	}
 	if err := s.Passwords.Check(u.PasswordHash, current); err != nil {
-		s.userThrottle.Fail(userKey)
-		return err
+		return err // the attempt stays spent
 	}
+	s.userThrottle.Refund(userKey)
 	hash, err := s.Passwords.Hash(next)
 	if err != nil {
 		return err

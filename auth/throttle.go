@@ -63,25 +63,11 @@ func (t *Throttle) refill(b *bucket, now time.Time) {
 	b.last = now
 }
 
-// Check returns a *ThrottledError when key has no failures left.
-func (t *Throttle) Check(key string) error {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	b, ok := t.buckets[key]
-	if !ok {
-		return nil
-	}
-	now := t.now()
-	t.refill(b, now)
-	if b.tokens >= 1 {
-		return nil
-	}
-	wait := time.Duration((1 - b.tokens) * float64(t.rule.Refill))
-	return &ThrottledError{RetryAfter: max(wait, time.Second)}
-}
-
-// Fail records a failed attempt for key.
-func (t *Throttle) Fail(key string) {
+// Take spends one attempt of key before the attempt is made, or returns a
+// *ThrottledError when none is left. Checking and spending in one step is
+// what keeps parallel guesses from all passing the check before the first
+// failure is counted. A successful attempt gives it back (Refund, Succeed).
+func (t *Throttle) Take(key string) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := t.now()
@@ -94,7 +80,22 @@ func (t *Throttle) Fail(key string) {
 		t.buckets[key] = b
 	}
 	t.refill(b, now)
-	b.tokens = math.Max(0, b.tokens-1)
+	if b.tokens < 1 {
+		wait := time.Duration((1 - b.tokens) * float64(t.rule.Refill))
+		return &ThrottledError{RetryAfter: max(wait, time.Second)}
+	}
+	b.tokens--
+	return nil
+}
+
+// Refund gives back the attempt Take spent, for an attempt that succeeded
+// or was never made.
+func (t *Throttle) Refund(key string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if b, ok := t.buckets[key]; ok {
+		b.tokens = math.Min(t.rule.Burst, b.tokens+1)
+	}
 }
 
 // Succeed forgets key's failures.
