@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"strings"
 	"sync"
@@ -83,7 +84,7 @@ func TestShieldCollapsesLiveAudience(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			base := f.gate.URL + "/api/hls/" + f.viewerToken(i) + "/7/"
-			st, body, err := get(base + "index.m3u8")
+			st, body, err := get(base + liveMedia)
 			if err != nil || st != 200 {
 				bad.Add(1)
 				return
@@ -358,5 +359,28 @@ func TestRewriteCacheMatchesFreshRewrite(t *testing.T) {
 	other := readBody(t, f.get(f.url("low/index.m3u8")))
 	if !strings.Contains(other, `URI="../high/index.m3u8"`) {
 		t.Errorf("rendition report:\n%s", other)
+	}
+}
+
+// TestShieldKeepsEachStreamsRedirectPolicy: a cached answer that stream 8
+// reached by a redirect onto its extra origin is not served to stream 7,
+// which does not list that origin.
+func TestShieldKeepsEachStreamsRedirectPolicy(t *testing.T) {
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "video/mp2t")
+		io.WriteString(w, "from-the-other-origin")
+	}))
+	defer other.Close()
+	f := newFixture(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, other.URL+"/x.ts", http.StatusFound)
+	}))
+	f.streams.m[8] = Stream{ID: 8, OwnerID: 1, URL: f.origin.URL + "/live/cam1/index.m3u8", ExtraOrigins: []string{other.URL}}
+	r8 := f.get(f.gate.URL + "/api/hls/" + f.token(8) + "/8/seg.ts")
+	io.Copy(io.Discard, r8.Body)
+	r7 := f.get(f.url("seg.ts"))
+	body, _ := io.ReadAll(r7.Body)
+	t.Logf("stream 8: %d; stream 7: %d %q", r8.StatusCode, r7.StatusCode, body)
+	if r7.StatusCode == 200 {
+		t.Errorf("stream 7 got the body of a redirect target it does not allow")
 	}
 }

@@ -341,6 +341,14 @@ func (h *Handler) open(r *http.Request, rs *resolvedStream, target *url.URL) (*u
 		if err != nil {
 			return nil, upstreamError(r, err)
 		}
+		// The shield is shared by all streams, but redirects are judged
+		// per stream: an answer another stream reached by a redirect onto
+		// an origin this stream does not list is not this stream's.
+		if rs.originIndex(Origin(up.url)) < 0 {
+			up.body.Close()
+			return nil, &statusError{status: http.StatusBadGateway, msg: "upstream error",
+				err: errors.New("redirect to an origin the stream does not list (add it to extra_origins)")}
+		}
 	} else {
 		resp, err := fetch(r.Context())
 		if err != nil {
@@ -507,6 +515,11 @@ func (h *Handler) servePlaylist(w http.ResponseWriter, r *http.Request, req *req
 		return &statusError{status: http.StatusBadGateway, msg: "upstream playlist too large"}
 	}
 
+	if req.rest == req.stream.entry && isLiveMedia(src) {
+		if wrapped, ok := h.entryWrapper(r, req); ok {
+			return h.writePlaylist(w, r, up, wrapped)
+		}
+	}
 	exp := req.claims.SessionExpires
 	if isLiveMedia(src) {
 		if live := signer.ExpiryBucket(h.now(), liveTokenTTL, liveTokenBucket); live.Before(exp) {
@@ -550,6 +563,34 @@ func (h *Handler) servePlaylist(w http.ResponseWriter, r *http.Request, req *req
 		h.rewrites.put(key, out.Bytes(), token)
 	}
 	return h.writePlaylist(w, r, up, out.Bytes())
+}
+
+// entryWrapper answers the playback URL of a stream whose playlist is a
+// live media playlist (a camera, an encoder) with a multivariant playlist
+// of one variant: that playlist. Players reload a media playlist from the
+// same URL for as long as they play, and the playback URL's token dies
+// after -playback-ttl; the variant URI carries a token good for the whole
+// session, like the URIs of any multivariant playlist. The variant names
+// the same upstream playlist in the ~/0/ form, so it is not wrapped again.
+func (h *Handler) entryWrapper(r *http.Request, req *request) ([]byte, bool) {
+	path := req.stream.url.EscapedPath()
+	rest := originMark + "/0" + path
+	if checkRest(strings.TrimPrefix(path, "/")) != nil {
+		return nil, false
+	}
+	if r.URL.RawQuery != "" {
+		rest += "?" + r.URL.RawQuery
+	}
+	c := req.claims
+	c.Expires = c.SessionExpires
+	token := h.cfg.Signer.Sign(c, req.client)
+	var b bytes.Buffer
+	b.WriteString("#EXTM3U\n")
+	// BANDWIDTH is required and unknown here; with a single variant
+	// players use it for nothing but their first estimate.
+	b.WriteString("#EXT-X-STREAM-INF:BANDWIDTH=2000000\n")
+	b.WriteString(h.cfg.PathPrefix + "/api/hls/" + token + "/" + strconv.FormatInt(req.stream.ID, 10) + "/" + rest + "\n")
+	return b.Bytes(), true
 }
 
 // writePlaylist answers with a rewritten playlist.

@@ -167,6 +167,10 @@ func wantJSONError(t *testing.T, resp *http.Response, status int) {
 	}
 }
 
+// liveMedia is stream 7's playlist in the form players reload it by once
+// the playback URL handed them the one-variant wrapper.
+const liveMedia = "~/0/live/cam1/index.m3u8"
+
 const mediaPlaylist = "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:2\n#EXT-X-MAP:URI=\"init.mp4\"\n" +
 	"#EXT-X-KEY:METHOD=AES-128,URI=\"https://keys.example/k1\"\n#EXTINF:2,\nseg1.m4s\n#EXTINF:2,\n../other/seg2.m4s\n#EXT-X-ENDLIST\n"
 
@@ -236,7 +240,7 @@ func TestPlaylistRewrite(t *testing.T) {
 func TestPlaylistDetectedByContentNotExtension(t *testing.T) {
 	f := newFixture(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/octet-stream")
-		io.WriteString(w, "\xef\xbb\xbf#EXTM3U\n#EXTINF:2,\nchunk\n")
+		io.WriteString(w, "\xef\xbb\xbf#EXTM3U\n#EXTINF:2,\nchunk\n#EXT-X-ENDLIST\n")
 	}))
 	body := readBody(t, f.get(f.url("index.m3u8")))
 	if !strings.Contains(body, "/7/chunk") || !strings.HasPrefix(body, "\xef\xbb\xbf#EXTM3U") {
@@ -248,13 +252,13 @@ func TestLiveTokensRollWithBucket(t *testing.T) {
 	live := "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:1\n#EXTINF:2,\ns1.ts\n"
 	f := newFixture(t, serveFiles(map[string]string{"/live/cam1/index.m3u8": live}))
 	f.advance(10 * time.Second) // inside a bucket, not on its edge
-	first := readBody(t, f.get(f.url("index.m3u8")))
+	first := readBody(t, f.get(f.url(liveMedia)))
 	f.advance(time.Second)
-	if second := readBody(t, f.get(f.url("index.m3u8"))); second != first {
+	if second := readBody(t, f.get(f.url(liveMedia))); second != first {
 		t.Error("reloads within one bucket differ")
 	}
 	f.advance(liveTokenBucket)
-	if third := readBody(t, f.get(f.url("index.m3u8"))); third == first {
+	if third := readBody(t, f.get(f.url(liveMedia))); third == first {
 		t.Error("live token did not roll to a new bucket")
 	}
 	// The live token dies within liveTokenTTL + bucket; the playlist URL does not.
@@ -587,5 +591,68 @@ func TestHeadersBothWays(t *testing.T) {
 	}
 	if up.Get("Accept") != "video/*" {
 		t.Errorf("origin did not get Accept: %q", up.Get("Accept"))
+	}
+}
+
+// TestLiveMediaEntryIsWrapped: a stream whose URL is a live media playlist
+// gets, at its playback URL, a one-variant multivariant playlist whose
+// variant URI lasts the session, so a viewer reloading it is never cut off
+// when the playback URL's own token expires.
+func TestLiveMediaEntryIsWrapped(t *testing.T) {
+	live := "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:1\n#EXTINF:2,\ns1.ts\n"
+	f := newFixture(t, serveFiles(map[string]string{"/live/cam1/index.m3u8": live}))
+	master := readBody(t, f.get(f.url("index.m3u8")))
+	variant := firstLineURI(master)
+	if !strings.Contains(master, "#EXT-X-STREAM-INF:BANDWIDTH=") || !strings.HasSuffix(variant, "/7/"+liveMedia) {
+		t.Fatalf("playback URL answered:\n%s", master)
+	}
+	// Reload the variant as a player does, every 10 s for 11 minutes:
+	// past the playback URL's 10-minute token.
+	for i := 0; i < 66; i++ {
+		resp := f.get(f.gate.URL + variant)
+		body := readBody(t, resp)
+		if resp.StatusCode != 200 || !strings.Contains(body, "#EXTINF") {
+			t.Fatalf("after %s of watching, reload: %d\n%s", time.Duration(i)*10*time.Second, resp.StatusCode, body)
+		}
+		// Its segments work too.
+		if r := f.get(f.gate.URL + firstLineURI(body)); r.StatusCode != http.StatusNotFound {
+			t.Fatalf("segment after %s: %d, want the origin's 404", time.Duration(i)*10*time.Second, r.StatusCode)
+		}
+		f.advance(10 * time.Second)
+	}
+	// A VOD media playlist is not wrapped: its URIs last the session anyway.
+	g := newFixture(t, serveFiles(map[string]string{"/live/cam1/index.m3u8": mediaPlaylist}))
+	if body := readBody(t, g.get(g.url("index.m3u8"))); strings.Contains(body, "STREAM-INF") {
+		t.Errorf("VOD playlist wrapped:\n%s", body)
+	}
+}
+
+// TestStreamQueryKeptWithPlayerQuery: the stream URL's own query (origin
+// credentials) reaches the origin on every load of that playlist, LL-HLS
+// blocking reloads included, with the player's parameters after it.
+func TestStreamQueryKeptWithPlayerQuery(t *testing.T) {
+	var mu sync.Mutex
+	var seen []string
+	f := newFixture(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.URL.RequestURI())
+		mu.Unlock()
+		if r.URL.Query().Get("auth") != "SECRET" {
+			http.Error(w, "no", 403)
+			return
+		}
+		w.Header().Set("Content-Type", "application/vnd.apple.mpegurl")
+		io.WriteString(w, "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:1\n#EXTINF:2,\ns1.ts\n")
+	}))
+	f.streams.m[7] = Stream{ID: 7, OwnerID: 1, URL: f.origin.URL + "/live/cam1/index.m3u8?auth=SECRET"}
+	for _, u := range []string{f.url("index.m3u8"), f.url(liveMedia), f.url(liveMedia + "?_HLS_msn=2&_HLS_part=1")} {
+		if resp := f.get(u); resp.StatusCode != 200 {
+			t.Errorf("GET %s: %d", u, resp.StatusCode)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if last := seen[len(seen)-1]; last != "/live/cam1/index.m3u8?auth=SECRET&_HLS_msn=2&_HLS_part=1" {
+		t.Errorf("origin saw %q", seen)
 	}
 }

@@ -99,10 +99,6 @@ func (rs *resolvedStream) upstreamURL(rest, rawQuery string) (*url.URL, error) {
 	if err := checkRest(rest); err != nil {
 		return nil, err
 	}
-	if rest == rs.entry && rawQuery == "" {
-		u := *rs.url // the stream's own URL, with its own query
-		return &u, nil
-	}
 	origin, path := rs.origins[0], rs.baseDir+rest
 	if first, after, _ := strings.Cut(rest, "/"); first == originMark {
 		n, tail, ok := strings.Cut(after, "/")
@@ -111,6 +107,17 @@ func (rs *resolvedStream) upstreamURL(rest, rawQuery string) (*url.URL, error) {
 			return nil, ErrBadPath
 		}
 		origin, path = rs.origins[idx], "/"+tail
+	}
+	if origin == rs.origins[0] && path == rs.url.EscapedPath() {
+		// The stream's own playlist keeps its own query (it may hold the
+		// origin's credentials), with the player's (LL-HLS _HLS_msn, ...)
+		// after it.
+		switch {
+		case rawQuery == "":
+			rawQuery = rs.url.RawQuery
+		case rs.url.RawQuery != "":
+			rawQuery = rs.url.RawQuery + "&" + rawQuery
+		}
 	}
 	raw := origin + path
 	if rawQuery != "" {

@@ -21,7 +21,8 @@ func TestUpstreamURL(t *testing.T) {
 		name, rest, query, want string
 	}{
 		{"entry keeps the stream URL's own query", "index.m3u8", "", "https://origin.example/live/cam1/index.m3u8?auth=abc"},
-		{"entry with player query", "index.m3u8", "_HLS_msn=5&_HLS_part=1", "https://origin.example/live/cam1/index.m3u8?_HLS_msn=5&_HLS_part=1"},
+		{"entry with player query after the stream's", "index.m3u8", "_HLS_msn=5&_HLS_part=1", "https://origin.example/live/cam1/index.m3u8?auth=abc&_HLS_msn=5&_HLS_part=1"},
+		{"entry by origin path keeps the stream's query", "~/0/live/cam1/index.m3u8", "", "https://origin.example/live/cam1/index.m3u8?auth=abc"},
 		{"segment", "seg1.ts", "", "https://origin.example/live/cam1/seg1.ts"},
 		{"subfolder", "v1/prog.m3u8", "", "https://origin.example/live/cam1/v1/prog.m3u8"},
 		{"origin root form", "~/0/other/x.ts", "", "https://origin.example/other/x.ts"},

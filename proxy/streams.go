@@ -42,6 +42,9 @@ func resolveStream(st Stream) (*resolvedStream, error) {
 	if err != nil {
 		return nil, err
 	}
+	if u.Path == "" {
+		u.Path = "/"
+	}
 	dir, entry := splitDir(u.EscapedPath())
 	rs := &resolvedStream{Stream: st, url: u, baseDir: dir, entry: entry, origins: []string{Origin(u)}}
 	rs.origins = append(rs.origins, st.ExtraOrigins...)

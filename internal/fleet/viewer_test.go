@@ -148,6 +148,18 @@ func (v *viewer) run(ctx context.Context) {
 	for ctx.Err() == nil {
 		reload := time.Now()
 		body, ok := v.get(ctx, v.playlist, false)
+		if ok && strings.Contains(string(body), "#EXT-X-STREAM-INF") {
+			// A multivariant playlist (hlsgate answers a live media
+			// playlist's playback URL with a one-variant one): play its
+			// first variant from now on, as a player does.
+			if uris := mediaURIs(body); len(uris) > 0 {
+				base, _ := url.Parse(v.playlist)
+				if ref, err := url.Parse(uris[0]); err == nil {
+					v.playlist = base.ResolveReference(ref).RequestURI()
+					continue
+				}
+			}
+		}
 		if ok {
 			uris := mediaURIs(body)
 			if first && len(uris) > viewerStartSegments {
