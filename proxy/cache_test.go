@@ -3,6 +3,7 @@ package proxy
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -382,5 +383,41 @@ func TestShieldKeepsEachStreamsRedirectPolicy(t *testing.T) {
 	t.Logf("stream 8: %d; stream 7: %d %q", r8.StatusCode, r7.StatusCode, body)
 	if r7.StatusCode == 200 {
 		t.Errorf("stream 7 got the body of a redirect target it does not allow")
+	}
+}
+
+// TestRewriteCacheBoundedInBytes: requests with ever new queries on a large
+// playlist cannot grow the rewrite cache past its byte budget.
+func TestRewriteCacheBoundedInBytes(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-PLAYLIST-TYPE:VOD\n")
+	for i := 0; b.Len() < 150<<10; i++ {
+		fmt.Fprintf(&b, "#EXTINF:2,\nsegment-%06d.ts\n", i)
+	}
+	b.WriteString("#EXT-X-ENDLIST\n")
+	pl := b.String()
+	f := newFixture(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/vnd.apple.mpegurl")
+		w.Header().Set("Cache-Control", "no-store")
+		io.WriteString(w, pl)
+	}), func(c *Config) { c.MaxPlaylistSize = 8 << 20 })
+	const n = 200
+	for i := 0; i < n; i++ {
+		resp := f.get(f.url(fmt.Sprintf("index.m3u8?x=%d", i)))
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	f.h.rewrites.mu.RLock()
+	entries, held := len(f.h.rewrites.m), 0
+	for _, v := range f.h.rewrites.m {
+		held += v.size
+	}
+	f.h.rewrites.mu.RUnlock()
+	t.Logf("%d requests with distinct queries: %d rewrite-cache entries holding %d MiB", n, entries, held>>20)
+	if held == 0 {
+		t.Error("nothing cached: the test no longer exercises the budget")
+	}
+	if held > maxRewriteBytes {
+		t.Errorf("rewrite cache holds %d MiB", held>>20)
 	}
 }

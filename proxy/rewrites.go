@@ -6,8 +6,14 @@ import (
 	"sync"
 )
 
-// maxRewrites bounds the rewrite cache; past it, it starts over.
-const maxRewrites = 4096
+// Bounds of the rewrite cache. Past either it starts over; playlists
+// larger than maxRewriteSize (long VOD lists, fetched once per viewer
+// anyway) are not kept at all.
+const (
+	maxRewrites     = 4096
+	maxRewriteBytes = 32 << 20
+	maxRewriteSize  = 1 << 20
+)
 
 // rewriteKey names one rewrite of one playlist version: everything the
 // rewritten text depends on but the token.
@@ -39,9 +45,10 @@ func (t *rewritten) join(dst *bytes.Buffer, token string) {
 // live playlist version cost a token and a copy each, not a rewrite: the
 // text around the token is the same for all of them.
 type rewriteCache struct {
-	seed maphash.Seed
-	mu   sync.RWMutex
-	m    map[rewriteKey]*rewritten
+	seed  maphash.Seed
+	mu    sync.RWMutex
+	m     map[rewriteKey]*rewritten
+	bytes int // held by m
 }
 
 func newRewriteCache() *rewriteCache {
@@ -56,12 +63,21 @@ func (c *rewriteCache) get(k rewriteKey) *rewritten {
 
 // put stores out, a playlist rewritten with token.
 func (c *rewriteCache) put(k rewriteKey, out []byte, token string) {
+	if len(out) > maxRewriteSize {
+		return
+	}
 	pieces := bytes.Split(bytes.Clone(out), []byte(token))
 	t := &rewritten{pieces: pieces, size: len(out) - (len(pieces)-1)*len(token)}
+	cost := t.size + 24*len(pieces) // the text and the slice headers
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.m) >= maxRewrites {
+	if len(c.m) >= maxRewrites || c.bytes+cost > maxRewriteBytes {
 		c.m = map[rewriteKey]*rewritten{}
+		c.bytes = 0
+	}
+	if old, ok := c.m[k]; ok {
+		c.bytes -= old.size + 24*len(old.pieces)
 	}
 	c.m[k] = t
+	c.bytes += cost
 }
