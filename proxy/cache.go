@@ -92,22 +92,34 @@ type flight struct {
 	cancel context.CancelFunc
 	ready  chan struct{} // closed when headers (or err) are in
 
+	// timer cancels the fetch after fetchTimeout, unless one player has
+	// taken over the rest of the body (then that player's pace rules).
+	timer *time.Timer
+
 	// Set before ready closes, read-only after.
 	status int
 	header http.Header
 	url    *url.URL
 	err    error
-	solo   bool // too big to share: followers fetch on their own
-	// soloResp is the leader's own body of a solo flight.
-	soloResp io.ReadCloser
+	solo   bool // announced too big to share: the first player streams it alone
 
 	mu      sync.Mutex
 	cond    *sync.Cond
 	buf     []byte
-	done    bool
+	done    bool // buf is final
 	bodyErr error
 	readers int
+	// rest is the unread remainder of an answer too big to share (solo,
+	// or found too big midway): the first player to need it reads it
+	// directly; any other player of the flight gets errShareEnded.
+	rest        io.ReadCloser
+	restClaimed bool
 }
+
+// errShareEnded is what a player sharing a fetch gets when the answer
+// turned out too big to share and another player took over its rest. The
+// player's connection is cut; its retry fetches on its own.
+var errShareEnded = errors.New("proxy: upstream body too large to share")
 
 // cacheKey is the shield key of a request: the upstream URL and Range.
 func cacheKey(target *url.URL, rangeHdr string) string {
@@ -135,7 +147,8 @@ func (s *shield) open(ctx context.Context, key string, fetch func(context.Contex
 		f.cond = sync.NewCond(&f.mu)
 		s.flights[key] = f
 		var fctx context.Context
-		fctx, f.cancel = context.WithTimeout(context.Background(), fetchTimeout)
+		fctx, f.cancel = context.WithCancel(context.Background())
+		f.timer = time.AfterFunc(fetchTimeout, f.cancel)
 		s.fetches.Add(1)
 		go s.run(fctx, f, fetch)
 	} else {
@@ -159,37 +172,62 @@ func (s *shield) open(ctx context.Context, key string, fetch func(context.Contex
 		return nil, f.err
 	}
 	if f.solo {
-		f.release()
-		if joined {
-			// The leader streams its own copy; this player fetches its own.
-			resp, err := fetch(ctx)
-			if err != nil {
-				return nil, err
-			}
-			return &upstream{status: resp.StatusCode, header: resp.Header, body: resp.Body, url: resp.Request.URL}, nil
+		if body := f.claimRest(); body != nil {
+			return &upstream{status: f.status, header: f.header, body: body, url: f.url}, nil
 		}
-		return &upstream{status: f.status, header: f.header, body: f.soloBody(), url: f.url}, nil
+		// Another player streams the flight's copy; this one fetches its own.
+		f.release()
+		resp, err := fetch(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return &upstream{status: resp.StatusCode, header: resp.Header, body: resp.Body, url: resp.Request.URL}, nil
 	}
-	r := &flightReader{f: f}
+	r := &flightReader{f: f, ctx: ctx}
 	r.stop = context.AfterFunc(ctx, func() {
 		f.mu.Lock()
+		direct := r.direct != nil
 		f.cond.Broadcast()
 		f.mu.Unlock()
+		if direct {
+			f.cancel() // the player left while reading the rest directly
+		}
 	})
-	r.ctx = ctx
 	return &upstream{status: f.status, header: f.header, body: r, url: f.url}, nil
 }
 
-func (f *flight) soloBody() io.ReadCloser {
+// claimRest hands the unread rest of f's body to the calling player, once;
+// nil when another player has it. The body's Close ends the fetch and the
+// player's share in f.
+func (f *flight) claimRest() io.ReadCloser {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.soloResp
+	if f.rest == nil || f.restClaimed {
+		return nil
+	}
+	f.restClaimed = true
+	f.timer.Stop()
+	return &restBody{f: f, ReadCloser: f.rest}
+}
+
+// restBody is a claimed rest read straight from the origin.
+type restBody struct {
+	io.ReadCloser
+	f *flight
+}
+
+func (b *restBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.f.cancel()
+	b.f.release()
+	return err
 }
 
 // run performs the upstream fetch of f and fills its buffer.
 func (s *shield) run(ctx context.Context, f *flight, fetch func(context.Context) (*http.Response, error)) {
 	resp, err := fetch(ctx)
 	if err != nil {
+		f.timer.Stop()
 		f.cancel()
 		f.err = err
 		s.forget(f)
@@ -199,11 +237,10 @@ func (s *shield) run(ctx context.Context, f *flight, fetch func(context.Context)
 	f.status, f.header, f.url = resp.StatusCode, resp.Header, resp.Request.URL
 	if resp.ContentLength > s.maxEntry {
 		// Too big to hold in memory for sharing: the first player streams
-		// it directly; the flight ends here.
+		// it directly, the others fetch their own.
 		f.solo = true
 		f.mu.Lock()
-		f.soloResp = &cancelOnClose{ReadCloser: resp.Body, cancel: f.cancel}
-		f.done = true // nothing more to share; the body's Close cancels the fetch
+		f.rest, f.done = resp.Body, true
 		f.mu.Unlock()
 		s.forget(f)
 		close(f.ready)
@@ -226,9 +263,18 @@ func (s *shield) run(ctx context.Context, f *flight, fetch func(context.Context)
 			f.mu.Unlock()
 		}
 		if rerr == nil && total > s.maxEntry {
-			rerr = errors.New("upstream body larger than the shared-fetch limit")
+			// Bigger than announced (or not announced): stop sharing.
+			// The first player to reach the end of what was buffered
+			// reads on from the origin directly.
+			f.mu.Lock()
+			f.rest, f.done = resp.Body, true
+			f.cond.Broadcast()
+			f.mu.Unlock()
+			s.forget(f)
+			return
 		}
 		if rerr != nil {
+			f.timer.Stop()
 			resp.Body.Close()
 			f.mu.Lock()
 			if rerr != io.EOF {
@@ -349,19 +395,27 @@ func maxAge(cc string) (time.Duration, bool) {
 // release drops one reader of f. When the last player leaves before the
 // fetch is done, the fetch is cancelled and forgotten, so an origin that
 // hangs holds no goroutine or connection past its players, and the next
-// player starts afresh.
+// player starts afresh; a rest nobody took is closed.
 func (f *flight) release() {
 	s := f.s
 	s.mu.Lock()
 	f.mu.Lock()
 	f.readers--
 	abandon := f.readers == 0 && !f.done
+	var orphan io.Closer
+	if f.readers == 0 && f.rest != nil && !f.restClaimed {
+		f.restClaimed = true
+		orphan = f.rest
+	}
 	f.mu.Unlock()
 	if abandon && s.flights[f.key] == f {
 		delete(s.flights, f.key)
 	}
 	s.mu.Unlock()
-	if abandon {
+	if orphan != nil {
+		orphan.Close()
+	}
+	if abandon || orphan != nil {
 		f.cancel()
 	}
 }
@@ -373,15 +427,19 @@ type flightReader struct {
 	off    int
 	ctx    context.Context
 	stop   func() bool
+	direct io.ReadCloser // the flight's rest, once this reader took it over
 	closed bool
 }
 
 func (r *flightReader) Read(p []byte) (int, error) {
+	if r.direct != nil {
+		return r.direct.Read(p)
+	}
 	f := r.f
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	for r.off >= len(f.buf) && !f.done {
 		if err := r.ctx.Err(); err != nil {
+			f.mu.Unlock()
 			return 0, err
 		}
 		f.cond.Wait()
@@ -389,31 +447,38 @@ func (r *flightReader) Read(p []byte) (int, error) {
 	if r.off < len(f.buf) {
 		n := copy(p, f.buf[r.off:])
 		r.off += n
+		f.mu.Unlock()
 		return n, nil
 	}
-	if f.bodyErr != nil {
-		return 0, f.bodyErr
+	if f.rest != nil {
+		if f.restClaimed {
+			f.mu.Unlock()
+			return 0, errShareEnded
+		}
+		f.restClaimed = true
+		r.direct = f.rest
+		f.mu.Unlock()
+		f.timer.Stop()
+		return r.direct.Read(p)
+	}
+	err := f.bodyErr
+	f.mu.Unlock()
+	if err != nil {
+		return 0, err
 	}
 	return 0, io.EOF
 }
 
 func (r *flightReader) Close() error {
-	if !r.closed {
-		r.closed = true
-		r.stop()
-		r.f.release()
+	if r.closed {
+		return nil
 	}
+	r.closed = true
+	r.stop()
+	if r.direct != nil {
+		r.direct.Close()
+		r.f.cancel()
+	}
+	r.f.release()
 	return nil
-}
-
-// cancelOnClose cancels a fetch's context when its body is closed.
-type cancelOnClose struct {
-	io.ReadCloser
-	cancel context.CancelFunc
-}
-
-func (c *cancelOnClose) Close() error {
-	err := c.ReadCloser.Close()
-	c.cancel()
-	return err
 }

@@ -3,6 +3,7 @@ package proxy
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -419,5 +420,111 @@ func TestRewriteCacheBoundedInBytes(t *testing.T) {
 	}
 	if held > maxRewriteBytes {
 		t.Errorf("rewrite cache holds %d MiB", held>>20)
+	}
+}
+
+// TestShieldBigChunkedBodyPlays: a body with no Content-Length that grows
+// past what the shield shares is streamed on to its player, not cut.
+func TestShieldBigChunkedBodyPlays(t *testing.T) {
+	big := bytes.Repeat([]byte("x"), 3<<20)
+	f := newFixture(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "video/mp2t")
+		for off := 0; off < len(big); off += 64 << 10 {
+			w.Write(big[off : off+64<<10])
+			w.(http.Flusher).Flush()
+		}
+	}), func(c *Config) { c.CacheSize = 4 << 20 })
+	resp := f.get(f.url("big.ts"))
+	n, err := io.Copy(io.Discard, resp.Body)
+	if err != nil || n != int64(len(big)) {
+		t.Fatalf("status %d, got %d of %d bytes, err %v", resp.StatusCode, n, len(big), err)
+	}
+}
+
+// TestShieldSoloBodyClosedWhenItsPlayerLeft: when the player that would
+// have streamed a too-big answer left, the answer is closed, not held.
+type trackBody struct {
+	io.Reader
+	closed *atomic.Bool
+}
+
+func (b trackBody) Close() error { b.closed.Store(true); return nil }
+
+func TestShieldSoloBodyClosedWhenItsPlayerLeft(t *testing.T) {
+	s := newShield(4<<20, time.Now)
+	var closed atomic.Bool
+	gate := make(chan struct{})
+	var fetchCtx atomic.Value
+	fetch := func(ctx context.Context) (*http.Response, error) {
+		req, _ := http.NewRequestWithContext(ctx, "GET", "http://o/x", nil)
+		if fetchCtx.Load() == nil {
+			fetchCtx.Store(ctx)
+			<-gate
+			return &http.Response{StatusCode: 200, Header: http.Header{}, ContentLength: 2 << 20,
+				Body: trackBody{bytes.NewReader(make([]byte, 2<<20)), &closed}, Request: req}, nil
+		}
+		return &http.Response{StatusCode: 200, Header: http.Header{}, ContentLength: 2 << 20,
+			Body: io.NopCloser(bytes.NewReader(make([]byte, 2<<20))), Request: req}, nil
+	}
+	lctx, lcancel := context.WithCancel(context.Background())
+	lerr := make(chan error, 1)
+	go func() { _, err := s.open(lctx, "k", fetch); lerr <- err }()
+	waitUntil(t, time.Second, func() bool { return fetchCtx.Load() != nil })
+	fup := make(chan *upstream, 1)
+	go func() { up, _ := s.open(context.Background(), "k", fetch); fup <- up }()
+	waitUntil(t, time.Second, func() bool { return s.joins.Load() == 1 })
+	lcancel()
+	<-lerr
+	close(gate)
+	up := <-fup
+	io.Copy(io.Discard, up.body)
+	up.body.Close()
+	time.Sleep(200 * time.Millisecond)
+	t.Logf("leader's solo body closed: %v; fetch ctx done: %v", closed.Load(), fetchCtx.Load().(context.Context).Err() != nil)
+	if !closed.Load() {
+		t.Error("solo upstream body left open (held until fetchTimeout)")
+	}
+}
+
+// TestShieldOverflowHandsRestToOnePlayer: when a shared body outgrows the
+// share limit midway, the first player to need more reads on from the
+// origin; the other player's copy ends with errShareEnded (its connection
+// is cut and its retry fetches alone).
+func TestShieldOverflowHandsRestToOnePlayer(t *testing.T) {
+	s := newShield(4<<20, time.Now) // maxEntry 1 MiB
+	gate := make(chan struct{})
+	fetch := func(ctx context.Context) (*http.Response, error) {
+		<-gate
+		req, _ := http.NewRequestWithContext(ctx, "GET", "http://o/x", nil)
+		return &http.Response{StatusCode: 200, Header: http.Header{}, ContentLength: -1,
+			Body: io.NopCloser(bytes.NewReader(make([]byte, 3<<20))), Request: req}, nil
+	}
+	ups := make(chan *upstream, 2)
+	for i := 0; i < 2; i++ {
+		go func() {
+			up, err := s.open(context.Background(), "k", fetch)
+			if err != nil {
+				t.Error(err)
+			}
+			ups <- up
+		}()
+	}
+	waitUntil(t, 5*time.Second, func() bool { return s.joins.Load() == 1 })
+	close(gate)
+	a, b := <-ups, <-ups
+	na, erra := io.Copy(io.Discard, a.body)
+	nb, errb := io.Copy(io.Discard, b.body)
+	a.body.Close()
+	b.body.Close()
+	full, cut := na, nb
+	errCut := errb
+	if nb > na {
+		full, cut, errCut = nb, na, erra
+	}
+	if full != 3<<20 {
+		t.Errorf("the player that took over got %d bytes, want %d", full, 3<<20)
+	}
+	if !errors.Is(errCut, errShareEnded) || cut > 2<<20 {
+		t.Errorf("the other player: %d bytes, err %v; want errShareEnded", cut, errCut)
 	}
 }
