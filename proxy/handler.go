@@ -446,7 +446,7 @@ func (h *Handler) servePassThrough(w http.ResponseWriter, r *http.Request, up *u
 	hdr := w.Header()
 	for _, k := range passThroughHeaders {
 		if v := up.header.Values(k); len(v) > 0 {
-			hdr[k] = v
+			hdr[k] = append([]string(nil), v...) // a cached entry's slices stay its own
 		}
 	}
 	w.WriteHeader(up.status)
