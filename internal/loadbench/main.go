@@ -338,7 +338,28 @@ func (b *bench) setUp(ctx context.Context) error {
 	if b.audienceURL, err = a.addStream(ctx, "audience", b.originBase+pathAudience); err != nil {
 		return fmt.Errorf("add stream: %w", err)
 	}
+	// Both are live media playlists, whose playback URLs answer a
+	// one-variant multivariant playlist: load what players reload, the
+	// variant.
+	for _, u := range []*string{&b.playlistURL, &b.audienceURL} {
+		if *u, err = b.followVariant(ctx, *u); err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+// followVariant returns the first variant of the multivariant playlist at
+// u, or u itself when it is a media playlist.
+func (b *bench) followVariant(ctx context.Context, u string) (string, error) {
+	st, body, err := get(ctx, b.client, u, userAgent)
+	if err != nil || st != http.StatusOK {
+		return "", fmt.Errorf("playback URL: status %d, err %v: %.300s", st, err, body)
+	}
+	if !strings.Contains(string(body), "#EXT-X-STREAM-INF") {
+		return u, nil
+	}
+	return firstURI(u, body)
 }
 
 // stopGate stops the current hlsgate and passes on what it logged.
