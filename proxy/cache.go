@@ -121,9 +121,11 @@ type flight struct {
 // player's connection is cut; its retry fetches on its own.
 var errShareEnded = errors.New("proxy: upstream body too large to share")
 
-// cacheKey is the shield key of a request: the upstream URL and Range.
-func cacheKey(target *url.URL, rangeHdr string) string {
-	return target.String() + "\x00" + rangeHdr
+// cacheKey is the shield key of a request: the upstream URL and the
+// request headers that reach the origin and may change its answer (Range,
+// Accept). Never the token.
+func cacheKey(target *url.URL, h http.Header) string {
+	return target.String() + "\x00" + h.Get("Range") + "\x00" + h.Get("Accept")
 }
 
 // open returns the answer for key: from the LRU, by joining a flight, or

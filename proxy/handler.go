@@ -337,7 +337,7 @@ func (h *Handler) open(r *http.Request, rs *resolvedStream, target *url.URL) (*u
 	if h.shield != nil && r.Method == http.MethodGet && r.Header.Get("If-None-Match") == "" &&
 		r.Header.Get("If-Modified-Since") == "" && r.Header.Get("If-Range") == "" {
 		var err error
-		up, err = h.shield.open(r.Context(), cacheKey(target, r.Header.Get("Range")), fetch)
+		up, err = h.shield.open(r.Context(), cacheKey(target, r.Header), fetch)
 		if err != nil {
 			return nil, upstreamError(r, err)
 		}
