@@ -278,14 +278,6 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 	defer up.body.Close()
 
 	ct := up.header.Get("Content-Type")
-	if r.Method == http.MethodHead && playlist.IsPlaylist(ct, nil) {
-		// A rewritten playlist's length is known only after rewriting,
-		// which needs the body HEAD does not fetch.
-		w.Header().Set("Content-Type", ct)
-		w.Header().Set("Cache-Control", "no-store")
-		w.WriteHeader(up.status)
-		return nil
-	}
 	var head []byte
 	var body io.Reader
 	if up.data != nil {
@@ -329,12 +321,12 @@ func peek(r io.Reader, n int) []byte {
 var forwardedRequestHeaders = [...]string{"Range", "If-Range", "If-None-Match", "If-Modified-Since", "Accept"}
 
 // open gets the origin's answer for target: through the shield (shared
-// fetch and cache) for plain GETs, directly otherwise. Upstream statuses
+// fetch and cache) unless the request is conditional, directly otherwise. Upstream statuses
 // are mapped here: 404/410 become 404, other failures 502, timeouts 504.
 func (h *Handler) open(r *http.Request, rs *resolvedStream, target *url.URL) (*upstream, error) {
 	var up *upstream
 	fetch := func(ctx context.Context) (*http.Response, error) { return h.roundTrip(ctx, r, rs, target) }
-	if h.shield != nil && r.Method == http.MethodGet && r.Header.Get("If-None-Match") == "" &&
+	if h.shield != nil && r.Header.Get("If-None-Match") == "" &&
 		r.Header.Get("If-Modified-Since") == "" && r.Header.Get("If-Range") == "" {
 		var err error
 		up, err = h.shield.open(r.Context(), cacheKey(target, r.Header), fetch)
@@ -375,7 +367,10 @@ func (h *Handler) open(r *http.Request, rs *resolvedStream, target *url.URL) (*u
 // roundTrip asks the origin for target, following at most maxRedirects
 // redirects, each onto an allowed origin of the stream.
 func (h *Handler) roundTrip(ctx context.Context, r *http.Request, rs *resolvedStream, target *url.URL) (*http.Response, error) {
-	out, err := http.NewRequestWithContext(ctx, r.Method, target.String(), nil)
+	// HEAD is asked of the origin as GET: whether the answer is a
+	// playlist, and how long it is once rewritten, shows only in the body,
+	// and HEAD must tell what GET would (the shield makes the GET cheap).
+	out, err := http.NewRequestWithContext(ctx, http.MethodGet, target.String(), nil)
 	if err != nil {
 		return nil, err
 	}

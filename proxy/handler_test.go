@@ -533,9 +533,22 @@ func (f *fixture) advance(d time.Duration) {
 func TestPlaylistHeadAndRange(t *testing.T) {
 	f := newFixture(t, serveFiles(map[string]string{"/live/cam1/index.m3u8": mediaPlaylist}))
 	resp := f.do("HEAD", f.url("index.m3u8"))
+	get := f.get(f.url("index.m3u8"))
+	body := readBody(t, get)
 	if resp.StatusCode != 200 || resp.Header.Get("Cache-Control") != "no-store" ||
-		!strings.Contains(resp.Header.Get("Content-Type"), "mpegurl") {
-		t.Errorf("HEAD playlist: %d %v", resp.StatusCode, resp.Header)
+		!strings.Contains(resp.Header.Get("Content-Type"), "mpegurl") ||
+		resp.Header.Get("Content-Length") != strconv.Itoa(len(body)) {
+		t.Errorf("HEAD playlist: %d %v; GET has %d bytes", resp.StatusCode, resp.Header, len(body))
+	}
+	// A playlist the origin labels as something else is still one, to
+	// HEAD as to GET.
+	g := newFixture(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, mediaPlaylist)
+	}))
+	head, full := g.do("HEAD", g.url("index.m3u8")), g.get(g.url("index.m3u8"))
+	if n := readBody(t, full); head.Header.Get("Content-Length") != strconv.Itoa(len(n)) || head.Header.Get("Cache-Control") != "no-store" {
+		t.Errorf("HEAD of a text/plain playlist: %v; GET has %d bytes", head.Header, len(n))
 	}
 	// A ranged playlist would be a raw slice with the origin's own URIs.
 	resp = f.get(f.url("index.m3u8"), "Range", "bytes=0-40")
