@@ -65,9 +65,14 @@ func (s *RevocationSet) LastSync() time.Time {
 // Add puts a session into the set at once, so a logout takes effect on
 // this replica without waiting for the next sync.
 func (s *RevocationSet) Add(id signer.SessionID, expires time.Time) {
+	s.AddAll(map[signer.SessionID]time.Time{id: expires})
+}
+
+// AddAll puts sessions (id to expiry) into the set in one copy of the map.
+func (s *RevocationSet) AddAll(sessions map[signer.SessionID]time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.merge(map[signer.SessionID]time.Time{id: expires})
+	s.merge(sessions)
 }
 
 // merge copies the current set, drops expired entries, adds add and

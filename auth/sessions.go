@@ -205,11 +205,21 @@ func (s *Service) enforceLimit(ctx context.Context, userID int64) error {
 		if err := s.Store.RevokeSession(ctx, userID, sess.ID, now); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
-		if id, err := signer.ParseSessionID(sess.ID); err == nil {
-			s.Revocations.Add(id, sess.ExpiresAt)
+	}
+	s.markRevoked(old, "")
+	return nil
+}
+
+// markRevoked adds sessions, but the one with id except, to the local
+// revocation set, so their stream tokens stop here at once.
+func (s *Service) markRevoked(sessions []store.Session, except string) {
+	ids := make(map[signer.SessionID]time.Time, len(sessions))
+	for _, sess := range sessions {
+		if id, err := signer.ParseSessionID(sess.ID); err == nil && sess.ID != except {
+			ids[id] = sess.ExpiresAt
 		}
 	}
-	return nil
+	s.Revocations.AddAll(ids)
 }
 
 // Authenticate verifies an access token and checks, in the database, that
@@ -282,14 +292,7 @@ func (s *Service) RevokeAll(ctx context.Context, userID int64, keep signer.Sessi
 	if err != nil {
 		return 0, err
 	}
-	for _, sess := range live {
-		if sess.ID == except {
-			continue
-		}
-		if id, err := signer.ParseSessionID(sess.ID); err == nil {
-			s.Revocations.Add(id, sess.ExpiresAt)
-		}
-	}
+	s.markRevoked(live, except)
 	return n, nil
 }
 

@@ -542,7 +542,7 @@ func (h *Handler) servePlaylist(w http.ResponseWriter, r *http.Request, req *req
 	}
 	m := &uriMapper{
 		h: h, stream: req.stream, base: up.url,
-		prefix:  h.cfg.PathPrefix + "/api/hls/" + token + "/" + strconv.FormatInt(req.stream.ID, 10) + "/",
+		prefix:  h.cfg.PathPrefix + Path(token, req.stream.ID, ""),
 		curRest: req.rest,
 	}
 	err := playlist.Rewrite(out, bytes.NewReader(src), playlist.Options{Map: m.mapURI, MaxSize: h.cfg.MaxPlaylistSize, Query: r.URL.Query()})
@@ -584,7 +584,7 @@ func (h *Handler) entryWrapper(r *http.Request, req *request) ([]byte, bool) {
 	// BANDWIDTH is required and unknown here; with a single variant
 	// players use it for nothing but their first estimate.
 	b.WriteString("#EXT-X-STREAM-INF:BANDWIDTH=2000000\n")
-	b.WriteString(h.cfg.PathPrefix + "/api/hls/" + token + "/" + strconv.FormatInt(req.stream.ID, 10) + "/" + rest + "\n")
+	b.WriteString(h.cfg.PathPrefix + Path(token, req.stream.ID, rest) + "\n")
 	return b.Bytes(), true
 }
 

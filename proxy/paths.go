@@ -43,6 +43,13 @@ func Origin(u *url.URL) string {
 	return scheme + "://" + host
 }
 
+// Path is the player path of rest (an escaped path, with query, after the
+// stream id) under token: /api/hls/{token}/{streamID}/{rest}. It is the one
+// place that layout is written.
+func Path(token string, streamID int64, rest string) string {
+	return "/api/hls/" + token + "/" + strconv.FormatInt(streamID, 10) + "/" + rest
+}
+
 // EntryPath is the path after /api/hls/{token}/{streamID}/ that names the
 // stream's playlist URL itself: its last path segment.
 func EntryPath(streamURL string) string {

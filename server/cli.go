@@ -6,10 +6,8 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"strconv"
 	"time"
 
-	"github.com/hlsgate/hlsgate/proxy"
 	"github.com/hlsgate/hlsgate/server/store"
 	"github.com/hlsgate/hlsgate/signer"
 )
@@ -57,13 +55,6 @@ func Sign(ctx context.Context, cfg Config, log *slog.Logger, schema string, req 
 	if err != nil {
 		return "", time.Time{}, err
 	}
-	exp := srv.now().Add(req.TTL).Truncate(time.Second)
-	if exp.After(sess.ExpiresAt) {
-		exp = sess.ExpiresAt
-	}
-	token := srv.signer.Sign(signer.Claims{
-		UserID: u.ID, SessionID: sid, StreamID: st.ID, SessionExpires: sess.ExpiresAt, Expires: exp,
-	}, signer.Client{IP: req.IP, UserAgent: req.UserAgent})
 	base := "http://localhost"
 	if _, port, err := net.SplitHostPort(cfg.Listen); err == nil && port != "" {
 		base += ":" + port
@@ -71,5 +62,6 @@ func Sign(ctx context.Context, cfg Config, log *slog.Logger, schema string, req 
 	if cfg.PublicURL != nil {
 		base = cfg.PublicURL.String()
 	}
-	return base + "/api/hls/" + token + "/" + strconv.FormatInt(st.ID, 10) + "/" + proxy.EntryPath(st.URL), exp, nil
+	link, exp := srv.mintPlayback(base, u.ID, sid, sess.ExpiresAt, st, req.TTL, signer.Client{IP: req.IP, UserAgent: req.UserAgent})
+	return link, exp, nil
 }

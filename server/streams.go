@@ -311,20 +311,24 @@ func (s *Server) playback(w http.ResponseWriter, r *http.Request, who auth.Princ
 	if err != nil {
 		return err
 	}
-	exp := s.now().Add(s.cfg.PlaybackTTL).Truncate(time.Second)
-	if exp.After(who.SessionExpires) {
-		exp = who.SessionExpires
-	}
-	token := s.signer.Sign(signer.Claims{
-		UserID:         who.UserID,
-		SessionID:      who.SessionID,
-		StreamID:       st.ID,
-		SessionExpires: who.SessionExpires,
-		Expires:        exp,
-	}, signer.Client{IP: s.clients.ClientIP(r), UserAgent: r.UserAgent()})
-	u := s.baseURL(r) + "/api/hls/" + token + "/" + strconv.FormatInt(st.ID, 10) + "/" + proxy.EntryPath(st.URL)
+	u, exp := s.mintPlayback(s.baseURL(r), who.UserID, who.SessionID, who.SessionExpires, st,
+		s.cfg.PlaybackTTL, signer.Client{IP: s.clients.ClientIP(r), UserAgent: r.UserAgent()})
 	writeJSON(w, http.StatusOK, map[string]any{"url": u, "expires_at": exp.UTC()})
 	return nil
+}
+
+// mintPlayback returns a playback URL for stream st under base, bound to
+// the session and client, valid for ttl and never past the session's end.
+func (s *Server) mintPlayback(base string, userID int64, sid signer.SessionID, sessionExpires time.Time,
+	st store.Stream, ttl time.Duration, client signer.Client) (string, time.Time) {
+	exp := s.now().Add(ttl).Truncate(time.Second)
+	if exp.After(sessionExpires) {
+		exp = sessionExpires
+	}
+	token := s.signer.Sign(signer.Claims{
+		UserID: userID, SessionID: sid, StreamID: st.ID, SessionExpires: sessionExpires, Expires: exp,
+	}, client)
+	return base + proxy.Path(token, st.ID, proxy.EntryPath(st.URL)), exp
 }
 
 // baseURL is -public-url, or, when that is unset, the scheme and Host of
