@@ -65,6 +65,8 @@ func TestShieldCollapsesLiveAudience(t *testing.T) {
 			w.Write(seg)
 		}
 	}))
+	free := closeOnce(release)
+	t.Cleanup(free) // before the origin's Close, which waits for held handlers
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: viewers}}
 	t.Cleanup(client.CloseIdleConnections)
 	get := func(u string) (int, []byte, error) {
@@ -102,7 +104,7 @@ func TestShieldCollapsesLiveAudience(t *testing.T) {
 	// Each viewer but the first joins the playlist fetch or hits its cache
 	// entry, and joins the held segment fetch.
 	waitUntil(t, 20*time.Second, func() bool { return f.h.shield.joins.Load()+f.h.shield.hits.Load() >= 2*(viewers-1) })
-	close(release)
+	free()
 	wg.Wait()
 	if n := bad.Load(); n != 0 {
 		t.Fatalf("%d of %d viewers failed", n, viewers)
@@ -132,6 +134,15 @@ func firstLineURI(p string) string {
 	return ""
 }
 
+// closeOnce returns a func that closes ch the first time it is called. A
+// test that holds an origin handler on ch registers it with t.Cleanup after
+// the origin starts, so a failure before the release cannot leave the
+// origin's Close waiting on the held handler for ever.
+func closeOnce(ch chan struct{}) func() {
+	var once sync.Once
+	return func() { once.Do(func() { close(ch) }) }
+}
+
 func waitUntil(t *testing.T, d time.Duration, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
@@ -159,6 +170,8 @@ func TestShieldStreamsAsItArrives(t *testing.T) {
 		<-release
 		w.Write(rest)
 	}))
+	free := closeOnce(release)
+	t.Cleanup(free)
 	const players = 5
 	bodies := make([]io.ReadCloser, players)
 	for i := range bodies {
@@ -182,7 +195,7 @@ func TestShieldStreamsAsItArrives(t *testing.T) {
 			t.Fatalf("player %d got nothing while the origin was mid-segment", i)
 		}
 	}
-	close(release)
+	free()
 	for i, b := range bodies {
 		got, err := io.ReadAll(b)
 		if err != nil || !bytes.Equal(got, rest) {

@@ -472,6 +472,11 @@ func (h *Handler) servePassThrough(w http.ResponseWriter, r *http.Request, up *u
 			if _, werr := w.Write(buf[:n]); werr != nil {
 				panic(http.ErrAbortHandler) // the player went away
 			}
+			// The next bytes may be seconds away (a slow origin, an LL-HLS
+			// part being written): what arrived goes out now rather than
+			// waiting in net/http's buffers. After a large write this
+			// costs nothing; those writes bypass the buffers.
+			_ = rc.Flush()
 		}
 		if rerr == io.EOF {
 			return nil

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -667,5 +668,60 @@ func TestStreamQueryKeptWithPlayerQuery(t *testing.T) {
 	defer mu.Unlock()
 	if last := seen[len(seen)-1]; last != "/live/cam1/index.m3u8?auth=SECRET&_HLS_msn=2&_HLS_part=1" {
 		t.Errorf("origin saw %q", seen)
+	}
+}
+
+// TestPassThroughSendsWhatArrived: bytes the origin has sent reach the
+// player at once, even a piece too small to fill net/http's write buffers,
+// while the origin holds the rest (a slow origin, an LL-HLS part being
+// written).
+func TestPassThroughSendsWhatArrived(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		cache int64
+	}{{"shield", 8 << 20}, {"direct", 0}} {
+		t.Run(tt.name, func(t *testing.T) {
+			first := []byte("first 100 bytes of a segment, ")
+			first = append(first, bytes.Repeat([]byte("x"), 100-len(first))...)
+			release := make(chan struct{})
+			f := newFixture(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "video/mp2t")
+				w.Header().Set("Content-Length", "200")
+				w.Write(first)
+				w.(http.Flusher).Flush()
+				<-release
+				w.Write(bytes.Repeat([]byte("y"), 100))
+			}), func(c *Config) { c.CacheSize = tt.cache })
+			free := closeOnce(release)
+			t.Cleanup(free)
+			// Headers and all: without a flush, both wait in net/http's
+			// buffers, so even the response never arrives.
+			req, _ := http.NewRequest("GET", f.url("part.ts"), nil)
+			req.Header.Set("User-Agent", testUA)
+			got := make([]byte, len(first))
+			var resp *http.Response
+			done := make(chan error, 1)
+			go func() {
+				var err error
+				if resp, err = http.DefaultClient.Do(req); err == nil {
+					_, err = io.ReadFull(resp.Body, got)
+				}
+				done <- err
+			}()
+			select {
+			case err := <-done:
+				if err != nil || !bytes.Equal(got, first) {
+					t.Fatalf("first piece: %q, %v", got, err)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("the 100 bytes the origin sent never reached the player")
+			}
+			defer resp.Body.Close()
+			free()
+			rest, err := io.ReadAll(resp.Body)
+			if err != nil || string(rest) != strings.Repeat("y", 100) {
+				t.Fatalf("rest: %q, %v", rest, err)
+			}
+		})
 	}
 }

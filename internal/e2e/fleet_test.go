@@ -72,8 +72,7 @@ func TestKeyRotationAcrossReplicas(t *testing.T) {
 // TestGracefulDrain: on shutdown a replica stops accepting connections but
 // finishes the segment responses in flight.
 func TestGracefulDrain(t *testing.T) {
-	release := make(chan struct{})
-	origin := newSlowSegmentOrigin(t, release)
+	origin := newSlowSegmentOrigin(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -139,7 +138,7 @@ func TestGracefulDrain(t *testing.T) {
 	}); !ok {
 		t.Error("the replica still accepts connections after shutdown began")
 	}
-	close(release)
+	origin.Release()
 	r := <-got
 	if r.err != nil || r.status != 200 || r.n != slowSegmentSize {
 		t.Errorf("in-flight segment: status %d, %d bytes, err %v; want all %d bytes", r.status, r.n, r.err, slowSegmentSize)

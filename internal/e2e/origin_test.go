@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 )
@@ -35,22 +36,29 @@ const slowSegmentSize = 256 << 10
 type slowOrigin struct {
 	*httptest.Server
 	started atomic.Bool
+	release chan struct{}
+	once    sync.Once
 }
 
+// Release lets the held second half go.
+func (o *slowOrigin) Release() { o.once.Do(func() { close(o.release) }) }
+
 // newSlowSegmentOrigin serves /live/slow.ts: half of it at once, the rest
-// when release closes.
-func newSlowSegmentOrigin(t testing.TB, release <-chan struct{}) *slowOrigin {
+// on Release. Cleanup releases it before closing the server, whose Close
+// waits for the held handler, so a test that fails early does not hang.
+func newSlowSegmentOrigin(t testing.TB) *slowOrigin {
 	t.Helper()
-	o := &slowOrigin{}
+	o := &slowOrigin{release: make(chan struct{})}
 	o.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "video/mp2t")
 		w.Header().Set("Content-Length", strconv.Itoa(slowSegmentSize))
 		w.Write(make([]byte, slowSegmentSize/2))
 		w.(http.Flusher).Flush()
 		o.started.Store(true)
-		<-release
+		<-o.release
 		w.Write(make([]byte, slowSegmentSize/2))
 	}))
 	t.Cleanup(o.Close)
+	t.Cleanup(o.Release) // runs first
 	return o
 }
