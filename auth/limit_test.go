@@ -3,6 +3,7 @@ package auth_test
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -81,6 +82,46 @@ func TestSessionLimit(t *testing.T) {
 					}
 				}
 			})
+
+			// Logins at the same instant, as from a shared account's
+			// many devices, hold to the cap too.
+			for _, policy := range []string{auth.LimitRejectNew, auth.LimitEvictOldest} {
+				t.Run("concurrent "+policy, func(t *testing.T) {
+					const logins, max = 10, 1
+					s := newLimitService(t, db, max, policy)
+					u, err := s.Register(ctx, "many-"+policy, "password1")
+					if err != nil {
+						t.Fatal(err)
+					}
+					results := make([]auth.LoginResult, logins)
+					errs := make([]error, logins)
+					var wg sync.WaitGroup
+					for i := range logins {
+						wg.Add(1)
+						go func() {
+							defer wg.Done()
+							results[i], errs[i] = s.OpenSession(ctx, u.ID, "ua", "192.0.2.1")
+						}()
+					}
+					wg.Wait()
+					playing := 0
+					for i, err := range errs {
+						if errors.Is(err, auth.ErrSessionLimit) && policy == auth.LimitRejectNew {
+							continue
+						}
+						if err != nil {
+							t.Fatalf("login %d: %v", i, err)
+						}
+						sid, _ := signer.ParseSessionID(results[i].Session.ID)
+						if _, err := s.Authenticate(ctx, results[i].Token); err == nil && !s.Revocations.Revoked(sid) {
+							playing++
+						}
+					}
+					if playing != max {
+						t.Errorf("%d of %d concurrent logins hold a usable session, want %d", playing, logins, max)
+					}
+				})
+			}
 		})
 	}
 }

@@ -40,14 +40,12 @@ type Store interface {
 	UserByName(ctx context.Context, username string) (store.User, error)
 	UserByID(ctx context.Context, id int64) (store.User, error)
 	SetPassword(ctx context.Context, userID int64, hash string) error
-	CreateSession(ctx context.Context, s store.Session) error
 	SessionByID(ctx context.Context, id string) (store.Session, error)
 	ListLiveSessions(ctx context.Context, userID int64, now time.Time) ([]store.Session, error)
 	RevokeSession(ctx context.Context, userID int64, id string, now time.Time) error
 	RevokeUserSessions(ctx context.Context, userID int64, exceptID string, now time.Time) (int64, error)
 	RevokedSince(ctx context.Context, since, now time.Time) ([]store.Revocation, error)
-	CountLiveSessions(ctx context.Context, userID int64, now time.Time) (int, error)
-	OldestLiveSessions(ctx context.Context, userID int64, now time.Time, limit int) ([]store.Session, error)
+	CreateSessionWithin(ctx context.Context, s store.Session, c store.SessionCap, now time.Time) ([]store.Session, error)
 }
 
 // Service implements accounts and sessions on top of the store.
@@ -153,9 +151,6 @@ func (s *Service) OpenSession(ctx context.Context, userID int64, userAgent, ip s
 }
 
 func (s *Service) openSession(ctx context.Context, userID int64, userAgent, ip string) (LoginResult, error) {
-	if err := s.enforceLimit(ctx, userID); err != nil {
-		return LoginResult{}, err
-	}
 	var sid signer.SessionID
 	if _, err := rand.Read(sid[:]); err != nil {
 		return LoginResult{}, fmt.Errorf("auth: session id: %w", err)
@@ -169,45 +164,22 @@ func (s *Service) openSession(ctx context.Context, userID int64, userAgent, ip s
 		UserAgent: truncate(userAgent, 512),
 		IP:        ip,
 	}
-	if err := s.Store.CreateSession(ctx, sess); err != nil {
+	limit := store.SessionCap{Max: s.MaxSessions, EvictOldest: s.LimitPolicy == LimitEvictOldest}
+	evicted, err := s.Store.CreateSessionWithin(ctx, sess, limit, now)
+	if errors.Is(err, store.ErrSessionLimit) {
+		return LoginResult{}, ErrSessionLimit
+	}
+	if err != nil {
 		return LoginResult{}, err
 	}
+	// Evicted sessions' stream tokens stop here at once; other replicas
+	// learn of them from the revocation sync.
+	s.markRevoked(evicted, "")
 	tok, err := s.Tokens.Issue(AccessClaims{UserID: userID, SessionID: sid, IssuedAt: now, ExpiresAt: sess.ExpiresAt})
 	if err != nil {
 		return LoginResult{}, err
 	}
 	return LoginResult{Token: tok, ExpiresAt: sess.ExpiresAt, Session: sess}, nil
-}
-
-// enforceLimit makes room for one more session of the user, or refuses.
-// Two logins racing past the limit at once can both succeed; the next login
-// evicts or is refused as usual.
-func (s *Service) enforceLimit(ctx context.Context, userID int64) error {
-	if s.MaxSessions <= 0 {
-		return nil
-	}
-	now := s.Now()
-	n, err := s.Store.CountLiveSessions(ctx, userID, now)
-	if err != nil {
-		return err
-	}
-	if n < s.MaxSessions {
-		return nil
-	}
-	if s.LimitPolicy != LimitEvictOldest {
-		return ErrSessionLimit
-	}
-	old, err := s.Store.OldestLiveSessions(ctx, userID, now, n-s.MaxSessions+1)
-	if err != nil {
-		return err
-	}
-	for _, sess := range old {
-		if err := s.Store.RevokeSession(ctx, userID, sess.ID, now); err != nil && !errors.Is(err, store.ErrNotFound) {
-			return err
-		}
-	}
-	s.markRevoked(old, "")
-	return nil
 }
 
 // markRevoked adds sessions, but the one with id except, to the local

@@ -3,8 +3,11 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
+
+	"github.com/jmoiron/sqlx"
 )
 
 // Session is a row of the sessions table: one login. A session is live while
@@ -84,17 +87,21 @@ func (db *DB) CreateSession(ctx context.Context, s Session) error {
 	if !validSessionID(s.ID) {
 		return fmt.Errorf("store: create session: id is not 32 lowercase hex characters")
 	}
+	if err := db.insertSession(ctx, db.db, s); err != nil {
+		return wrap("create session", err)
+	}
+	return nil
+}
+
+func (db *DB) insertSession(ctx context.Context, q sqlx.ExecerContext, s Session) error {
 	var revoked sql.NullInt64
 	if s.RevokedAt != nil {
 		revoked = sql.NullInt64{Int64: toMillis(*s.RevokedAt), Valid: true}
 	}
-	_, err := db.db.ExecContext(ctx,
+	_, err := q.ExecContext(ctx,
 		db.q(`INSERT INTO sessions (`+sessionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`),
 		s.ID, s.UserID, toMillis(s.CreatedAt), toMillis(s.ExpiresAt), revoked, s.UserAgent, s.IP)
-	if err != nil {
-		return wrap("create session", err)
-	}
-	return nil
+	return err
 }
 
 // SessionByID returns a session whether live, revoked or expired: the
@@ -124,8 +131,12 @@ func (db *DB) ListLiveSessions(ctx context.Context, userID int64, now time.Time)
 // CountLiveSessions counts the user's sessions that are neither revoked nor
 // expired at now.
 func (db *DB) CountLiveSessions(ctx context.Context, userID int64, now time.Time) (int, error) {
+	return db.countLiveSessions(ctx, db.db, userID, now)
+}
+
+func (db *DB) countLiveSessions(ctx context.Context, q sqlx.QueryerContext, userID int64, now time.Time) (int, error) {
 	var n int
-	err := db.db.GetContext(ctx, &n, db.q(`SELECT count(*) FROM sessions
+	err := sqlx.GetContext(ctx, q, &n, db.q(`SELECT count(*) FROM sessions
 		WHERE user_id = ? AND expires_at > ? AND revoked_at IS NULL`), userID, toMillis(now))
 	if err != nil {
 		return 0, wrap("count live sessions", err)
@@ -137,17 +148,86 @@ func (db *DB) CountLiveSessions(ctx context.Context, userID int64, now time.Time
 // first: the ones to evict when the user is over a session cap. A limit of
 // zero or less returns none.
 func (db *DB) OldestLiveSessions(ctx context.Context, userID int64, now time.Time, limit int) ([]Session, error) {
+	return db.oldestLiveSessions(ctx, db.db, userID, now, limit)
+}
+
+func (db *DB) oldestLiveSessions(ctx context.Context, q sqlx.QueryerContext, userID int64, now time.Time, limit int) ([]Session, error) {
 	if limit <= 0 {
 		return []Session{}, nil
 	}
 	var rows []sessionRow
-	err := db.db.SelectContext(ctx, &rows, db.q(`SELECT `+sessionColumns+` FROM sessions
+	err := sqlx.SelectContext(ctx, q, &rows, db.q(`SELECT `+sessionColumns+` FROM sessions
 		WHERE user_id = ? AND expires_at > ? AND revoked_at IS NULL
 		ORDER BY created_at ASC, id ASC LIMIT ?`), userID, toMillis(now), limit)
 	if err != nil {
 		return nil, wrap("oldest live sessions", err)
 	}
 	return sessions(rows), nil
+}
+
+// SessionCap bounds a user's live sessions in CreateSessionWithin.
+type SessionCap struct {
+	Max         int  // live sessions one user may hold; 0 or less: no cap
+	EvictOldest bool // at the cap, revoke the oldest instead of refusing
+}
+
+// ErrSessionLimit is returned by CreateSessionWithin when the user holds
+// the most live sessions the cap allows and the cap refuses new ones.
+var ErrSessionLimit = errors.New("store: session limit reached")
+
+// CreateSessionWithin inserts s unless its user would then hold more live
+// sessions than c allows. At the cap it revokes the user's oldest live
+// sessions and returns them (so the caller can stop their stream tokens at
+// once), or it returns ErrSessionLimit. Count and insert are one
+// transaction that the user's other logins wait for (PostgreSQL locks the
+// user's row; SQLite's BEGIN IMMEDIATE holds the write lock), so logins at
+// the same instant cannot all slip under the cap.
+func (db *DB) CreateSessionWithin(ctx context.Context, s Session, c SessionCap, now time.Time) ([]Session, error) {
+	const op = "create session within cap"
+	if c.Max <= 0 {
+		return nil, db.CreateSession(ctx, s)
+	}
+	if !validSessionID(s.ID) {
+		return nil, fmt.Errorf("store: %s: id is not 32 lowercase hex characters", op)
+	}
+	tx, err := db.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return nil, wrap(op, err)
+	}
+	defer tx.Rollback()
+	if db.engine == EnginePostgres {
+		var one int
+		err := tx.GetContext(ctx, &one, db.q(`SELECT 1 FROM users WHERE id = ? FOR UPDATE`), s.UserID)
+		if err != nil {
+			return nil, wrap(op, err)
+		}
+	}
+	n, err := db.countLiveSessions(ctx, tx, s.UserID, now)
+	if err != nil {
+		return nil, err
+	}
+	var evicted []Session
+	if n >= c.Max {
+		if !c.EvictOldest {
+			return nil, ErrSessionLimit
+		}
+		if evicted, err = db.oldestLiveSessions(ctx, tx, s.UserID, now, n-c.Max+1); err != nil {
+			return nil, err
+		}
+		for _, old := range evicted {
+			_, err := tx.ExecContext(ctx, db.q(`UPDATE sessions SET revoked_at = ? WHERE id = ?`), toMillis(now), old.ID)
+			if err != nil {
+				return nil, wrap(op, err)
+			}
+		}
+	}
+	if err := db.insertSession(ctx, tx, s); err != nil {
+		return nil, wrap(op, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, wrap(op, err)
+	}
+	return evicted, nil
 }
 
 // RevokeSession revokes one live session of the user at now. It returns

@@ -2,8 +2,10 @@ package store_test
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -292,6 +294,113 @@ func TestRevokedSinceUsesIndex(t *testing.T) {
 		t.Logf("plan:\n%s", plan)
 		if strings.Contains(plan, "SCAN sessions") || strings.Contains(plan, "Seq Scan") {
 			t.Errorf("plan scans the table:\n%s", plan)
+		}
+	})
+}
+
+func TestCreateSessionWithin(t *testing.T) {
+	eachEngine(t, func(t *testing.T, db *store.DB) {
+		ctx := t.Context()
+		now := t0.Add(time.Minute)
+		newSession := func(u store.User, n int, created time.Time) store.Session {
+			return store.Session{ID: sessionID(n), UserID: u.ID, CreatedAt: created, ExpiresAt: t0.Add(time.Hour)}
+		}
+		live := func(u store.User) []string {
+			ss, err := db.ListLiveSessions(ctx, u.ID, now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return ids(ss)
+		}
+
+		rita := mustUser(t, db, "rita")
+		capReject := store.SessionCap{Max: 2}
+		for i := 1; i <= 2; i++ {
+			if ev, err := db.CreateSessionWithin(ctx, newSession(rita, i, t0.Add(time.Duration(i)*time.Second)), capReject, now); err != nil || len(ev) != 0 {
+				t.Fatalf("session %d under the cap: evicted %v, %v", i, ev, err)
+			}
+		}
+		if _, err := db.CreateSessionWithin(ctx, newSession(rita, 3, now), capReject, now); !errors.Is(err, store.ErrSessionLimit) {
+			t.Fatalf("third session: %v, want ErrSessionLimit", err)
+		}
+		if got, want := live(rita), []string{sessionID(2), sessionID(1)}; !reflect.DeepEqual(got, want) {
+			t.Errorf("after the refusal: live %v, want %v (nothing added, nothing revoked)", got, want)
+		}
+
+		eve := mustUser(t, db, "eve")
+		capEvict := store.SessionCap{Max: 2, EvictOldest: true}
+		for i := 11; i <= 13; i++ {
+			if _, err := db.CreateSessionWithin(ctx, newSession(eve, i, t0.Add(time.Duration(i)*time.Second)), capEvict, now); err != nil {
+				t.Fatalf("session %d: %v", i, err)
+			}
+		}
+		ev, err := db.CreateSessionWithin(ctx, newSession(eve, 14, now), capEvict, now)
+		if err != nil || !reflect.DeepEqual(ids(ev), []string{sessionID(12)}) {
+			t.Fatalf("fourth session evicted %v, %v; want the oldest live one, %s", ids(ev), err, sessionID(12))
+		}
+		if got, want := live(eve), []string{sessionID(14), sessionID(13)}; !reflect.DeepEqual(got, want) {
+			t.Errorf("after eviction: live %v, want %v", got, want)
+		}
+		if s, _ := db.SessionByID(ctx, sessionID(12)); s.RevokedAt == nil || !s.RevokedAt.Equal(now) {
+			t.Errorf("evicted session revoked at %v, want %v (the revocation sync reads it)", s.RevokedAt, now)
+		}
+
+		// No cap: a plain insert; a bad id is refused either way.
+		if _, err := db.CreateSessionWithin(ctx, newSession(rita, 21, now), store.SessionCap{}, now); err != nil {
+			t.Errorf("uncapped: %v", err)
+		}
+		if _, err := db.CreateSessionWithin(ctx, store.Session{ID: "nope", UserID: eve.ID}, capEvict, now); err == nil {
+			t.Error("a malformed session id was accepted")
+		}
+		if _, err := db.CreateSessionWithin(ctx, newSession(store.User{ID: 1 << 40}, 22, now), capEvict, now); err == nil {
+			t.Error("a session for a user that does not exist was accepted")
+		}
+	})
+}
+
+// TestCreateSessionWithinConcurrent: logins of one user at the same
+// instant cannot together pass the cap, on either engine.
+func TestCreateSessionWithinConcurrent(t *testing.T) {
+	eachEngine(t, func(t *testing.T, db *store.DB) {
+		const logins, max = 12, 2
+		for _, evict := range []bool{false, true} {
+			u := mustUser(t, db, fmt.Sprintf("racer-%v", evict))
+			now := t0.Add(time.Minute)
+			var wg sync.WaitGroup
+			errs := make([]error, logins)
+			start := make(chan struct{})
+			for i := range logins {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					<-start
+					s := store.Session{ID: sessionID(1000*int(u.ID) + i), UserID: u.ID, CreatedAt: t0.Add(time.Duration(i) * time.Millisecond), ExpiresAt: t0.Add(time.Hour)}
+					_, errs[i] = db.CreateSessionWithin(t.Context(), s, store.SessionCap{Max: max, EvictOldest: evict}, now)
+				}()
+			}
+			close(start)
+			wg.Wait()
+			ok := 0
+			for _, err := range errs {
+				switch {
+				case err == nil:
+					ok++
+				case errors.Is(err, store.ErrSessionLimit) && !evict:
+				default:
+					t.Errorf("evict=%v: unexpected error %v", evict, err)
+				}
+			}
+			n, err := db.CountLiveSessions(t.Context(), u.ID, now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantOK := max
+			if evict {
+				wantOK = logins
+			}
+			if ok != wantOK || n != max {
+				t.Errorf("evict=%v: %d of %d logins succeeded and %d sessions are live; want %d and %d", evict, ok, logins, n, wantOK, max)
+			}
 		}
 	})
 }
