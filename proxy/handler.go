@@ -459,6 +459,8 @@ func (h *Handler) servePassThrough(w http.ResponseWriter, r *http.Request, up *u
 	bp := h.bufs.Get().(*[]byte)
 	defer h.bufs.Put(bp)
 	buf := *bp
+	out := &latencyFlusher{w: w, rc: rc, latency: flushLatency}
+	defer out.stop()
 	lastDeadline := time.Now()
 	for {
 		n, rerr := body.Read(buf)
@@ -469,14 +471,9 @@ func (h *Handler) servePassThrough(w http.ResponseWriter, r *http.Request, up *u
 				_ = rc.SetWriteDeadline(now.Add(h.cfg.WriteTimeout))
 				lastDeadline = now
 			}
-			if _, werr := w.Write(buf[:n]); werr != nil {
+			if _, werr := out.Write(buf[:n]); werr != nil {
 				panic(http.ErrAbortHandler) // the player went away
 			}
-			// The next bytes may be seconds away (a slow origin, an LL-HLS
-			// part being written): what arrived goes out now rather than
-			// waiting in net/http's buffers. After a large write this
-			// costs nothing; those writes bypass the buffers.
-			_ = rc.Flush()
 		}
 		if rerr == io.EOF {
 			return nil
