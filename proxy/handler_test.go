@@ -677,16 +677,24 @@ func TestStreamQueryKeptWithPlayerQuery(t *testing.T) {
 // written).
 func TestPassThroughSendsWhatArrived(t *testing.T) {
 	for _, tt := range []struct {
-		name  string
-		cache int64
-	}{{"shield", 8 << 20}, {"direct", 0}} {
+		name    string
+		cache   int64
+		chunked bool // no Content-Length, as an LL-HLS part still being written
+	}{
+		{"shield", 8 << 20, false},
+		{"direct", 0, false},
+		{"shield chunked", 8 << 20, true},
+		{"direct chunked", 0, true},
+	} {
 		t.Run(tt.name, func(t *testing.T) {
 			first := []byte("first 100 bytes of a segment, ")
 			first = append(first, bytes.Repeat([]byte("x"), 100-len(first))...)
 			release := make(chan struct{})
 			f := newFixture(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Content-Type", "video/mp2t")
-				w.Header().Set("Content-Length", "200")
+				if !tt.chunked {
+					w.Header().Set("Content-Length", "200")
+				}
 				w.Write(first)
 				w.(http.Flusher).Flush()
 				<-release
