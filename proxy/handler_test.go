@@ -62,6 +62,10 @@ type fixture struct {
 	revoked revokedSet
 	mu      sync.Mutex
 	seen    []*http.Request // requests the origin saw
+	// client is the players' client. Its timeout turns a request that
+	// never ends into a test failure instead of a test binary stuck until
+	// go test's -timeout.
+	client *http.Client
 }
 
 func newFixture(t *testing.T, originHandler http.Handler, mod ...func(*Config)) *fixture {
@@ -98,6 +102,8 @@ func newFixture(t *testing.T, originHandler http.Handler, mod ...func(*Config)) 
 	t.Cleanup(f.h.Close)
 	f.gate = httptest.NewServer(f.h)
 	t.Cleanup(f.gate.Close)
+	f.client = &http.Client{Timeout: time.Minute, Transport: &http.Transport{}}
+	t.Cleanup(f.client.CloseIdleConnections)
 	f.sid = signer.SessionID{1, 2, 3}
 	return f
 }
@@ -128,7 +134,7 @@ func (f *fixture) do(method, rawURL string, hdr ...string) *http.Response {
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := f.client.Do(req)
 	if err != nil {
 		f.t.Fatal(err)
 	}
