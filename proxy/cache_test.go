@@ -67,7 +67,7 @@ func TestShieldCollapsesLiveAudience(t *testing.T) {
 	}))
 	free := closeOnce(release)
 	t.Cleanup(free) // before the origin's Close, which waits for held handlers
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: viewers}}
+	client := &http.Client{Timeout: time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: viewers}}
 	t.Cleanup(client.CloseIdleConnections)
 	get := func(u string) (int, []byte, error) {
 		req, _ := http.NewRequest("GET", u, nil)
