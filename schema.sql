@@ -80,3 +80,17 @@ CREATE TABLE IF NOT EXISTS sessions (
 CREATE INDEX IF NOT EXISTS sessions_user_expires ON sessions (user_id, expires_at);
 -- Serves the revocation feed (revoked_at >= ?): a range scan over revoked rows only, never the whole table.
 CREATE INDEX IF NOT EXISTS sessions_revoked_at ON sessions (revoked_at);
+
+-- Failed-login token buckets, shared by every replica so that a fleet behind a load balancer gives a password
+-- guesser no more attempts than one node. bucket is "u:<username>" or "ip:<address or /64>". tokens is how many
+-- attempts were left at updated_at; full_at is when the bucket will have refilled, after which the row says
+-- nothing and may be deleted.
+CREATE TABLE IF NOT EXISTS login_attempts (
+    bucket     TEXT             NOT NULL PRIMARY KEY,
+    tokens     DOUBLE PRECISION NOT NULL,
+    updated_at BIGINT           NOT NULL,
+    full_at    BIGINT           NOT NULL
+);
+
+-- Serves the clean-up of refilled buckets (full_at < ?).
+CREATE INDEX IF NOT EXISTS login_attempts_full_at ON login_attempts (full_at);

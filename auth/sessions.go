@@ -45,6 +45,7 @@ type Store interface {
 	RevokeSession(ctx context.Context, userID int64, id string, now time.Time) error
 	RevokeUserSessions(ctx context.Context, userID int64, exceptID string, now time.Time) (int64, error)
 	RevokedSince(ctx context.Context, since, now time.Time) ([]store.Revocation, error)
+	BucketStore
 	CreateSessionWithin(ctx context.Context, s store.Session, c store.SessionCap, now time.Time) ([]store.Session, error)
 }
 
@@ -66,12 +67,13 @@ type Service struct {
 	ipThrottle   *Throttle
 }
 
-// NewService wires a service with the default login throttles.
+// NewService wires a service with the default login throttles, kept in
+// st so that every replica on the same database shares them.
 func NewService(st Store, pw *Passwords, tok *Tokens, rev *RevocationSet, ttl time.Duration, now func() time.Time) *Service {
 	return &Service{
 		Store: st, Passwords: pw, Tokens: tok, Revocations: rev, SessionTTL: ttl, Now: now,
-		userThrottle: NewThrottle(DefaultUserRule(), now),
-		ipThrottle:   NewThrottle(DefaultIPRule(), now),
+		userThrottle: NewThrottle(st, DefaultUserRule(), now),
+		ipThrottle:   NewThrottle(st, DefaultIPRule(), now),
 	}
 }
 
@@ -99,11 +101,11 @@ type LoginResult struct {
 func (s *Service) Login(ctx context.Context, username, password, userAgent, ip string) (LoginResult, error) {
 	userKey := "u:" + normalizeUsername(username)
 	ipKey := "ip:" + throttleAddr(ip)
-	if err := s.userThrottle.Take(userKey); err != nil {
+	if err := s.userThrottle.Take(ctx, userKey); err != nil {
 		return LoginResult{}, err
 	}
-	if err := s.ipThrottle.Take(ipKey); err != nil {
-		s.userThrottle.Refund(userKey)
+	if err := s.ipThrottle.Take(ctx, ipKey); err != nil {
+		s.userThrottle.Refund(ctx, userKey)
 		return LoginResult{}, err
 	}
 	u, err := s.Store.UserByName(ctx, username)
@@ -113,8 +115,8 @@ func (s *Service) Login(ctx context.Context, username, password, userAgent, ip s
 		hash = ""
 	case err != nil:
 		// Not the caller's fault: give the attempts back.
-		s.userThrottle.Refund(userKey)
-		s.ipThrottle.Refund(ipKey)
+		s.userThrottle.Refund(ctx, userKey)
+		s.ipThrottle.Refund(ctx, ipKey)
 		return LoginResult{}, err
 	case u.Disabled:
 		hash = ""
@@ -122,8 +124,8 @@ func (s *Service) Login(ctx context.Context, username, password, userAgent, ip s
 	if err := s.Passwords.Check(hash, password); err != nil {
 		return LoginResult{}, err // the attempts stay spent
 	}
-	s.userThrottle.Succeed(userKey)
-	s.ipThrottle.Refund(ipKey)
+	s.userThrottle.Succeed(ctx, userKey)
+	s.ipThrottle.Refund(ctx, ipKey)
 
 	res, err := s.openSession(ctx, u.ID, userAgent, ip)
 	if err != nil {
@@ -279,13 +281,13 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next
 		return err
 	}
 	userKey := "u:" + normalizeUsername(u.Username)
-	if err := s.userThrottle.Take(userKey); err != nil {
+	if err := s.userThrottle.Take(ctx, userKey); err != nil {
 		return err
 	}
 	if err := s.Passwords.Check(u.PasswordHash, current); err != nil {
 		return err // the attempt stays spent
 	}
-	s.userThrottle.Refund(userKey)
+	s.userThrottle.Refund(ctx, userKey)
 	hash, err := s.Passwords.Hash(next)
 	if err != nil {
 		return err

@@ -1,10 +1,12 @@
 package auth
 
 import (
+	"context"
 	"fmt"
 	"math"
-	"sync"
 	"time"
+
+	"github.com/hlsgate/hlsgate/server/store"
 )
 
 // ThrottledError is returned when a username or client address has failed
@@ -32,101 +34,93 @@ func DefaultUserRule() ThrottleRule { return ThrottleRule{Burst: 5, Refill: 30 *
 // room than an account because many users can share one (NAT, offices).
 func DefaultIPRule() ThrottleRule { return ThrottleRule{Burst: 20, Refill: 5 * time.Second} }
 
-// maxThrottleKeys bounds the memory an attacker can make the throttle use
-// by trying many names: past it, the fullest buckets are forgotten first.
-const maxThrottleKeys = 100_000
-
-type bucket struct {
-	tokens float64
-	last   time.Time
-}
-
-// Throttle counts failed logins per key in memory (per replica).
-type Throttle struct {
-	rule ThrottleRule
-	now  func() time.Time
-
-	mu      sync.Mutex
-	buckets map[string]*bucket
-}
-
-// NewThrottle returns an empty throttle.
-func NewThrottle(rule ThrottleRule, now func() time.Time) *Throttle {
-	return &Throttle{rule: rule, now: now, buckets: map[string]*bucket{}}
-}
-
-// refill brings b up to date. Callers hold mu.
-func (t *Throttle) refill(b *bucket, now time.Time) {
-	if el := now.Sub(b.last); el > 0 {
-		b.tokens = math.Min(t.rule.Burst, b.tokens+el.Seconds()/t.rule.Refill.Seconds())
+// refilled is what a bucket holding tokens at last holds at now.
+func (r ThrottleRule) refilled(tokens float64, last, now time.Time) float64 {
+	if el := now.Sub(last); el > 0 {
+		tokens = math.Min(r.Burst, tokens+el.Seconds()/r.Refill.Seconds())
 	}
-	b.last = now
+	return tokens
+}
+
+// wait is how long a bucket holding tokens (fewer than one) takes to
+// allow an attempt; at least a second, the resolution of Retry-After.
+func (r ThrottleRule) wait(tokens float64) time.Duration {
+	return max(time.Duration((1-tokens)*float64(r.Refill)), time.Second)
+}
+
+// BucketStore keeps the login buckets (see store.UpdateLoginBucket).
+type BucketStore interface {
+	UpdateLoginBucket(ctx context.Context, key string, now time.Time, change func(b store.LoginBucket, found bool) (store.LoginBucket, bool)) error
+	DeleteLoginBucket(ctx context.Context, key string) error
+}
+
+// Throttle counts failed logins per key in the database, so every replica
+// of a fleet counts the same failures: a guesser spreading attempts over
+// the replicas behind a load balancer gets no more than one replica would
+// give. Each call is one short transaction on the key; an attempt turned
+// away writes nothing. Buckets that have refilled are deleted as new ones
+// are made, so the table holds only keys with recent failures, and a flood
+// of new keys cannot push out a lock-out in force.
+type Throttle struct {
+	store BucketStore
+	rule  ThrottleRule
+	now   func() time.Time
+}
+
+// NewThrottle returns a throttle kept in st.
+func NewThrottle(st BucketStore, rule ThrottleRule, now func() time.Time) *Throttle {
+	return &Throttle{store: st, rule: rule, now: now}
 }
 
 // Take spends one attempt of key before the attempt is made, or returns a
-// *ThrottledError when none is left. Checking and spending in one step is
-// what keeps parallel guesses from all passing the check before the first
-// failure is counted. A successful attempt gives it back (Refund, Succeed).
-func (t *Throttle) Take(key string) error {
-	t.mu.Lock()
-	defer t.mu.Unlock()
+// *ThrottledError when none is left, or the store's error (the login then
+// fails as unavailable). Checking and spending in one transaction is what
+// keeps parallel guesses, on any replicas, from all passing the check
+// before the first failure is counted. A successful attempt gives it back
+// (Refund, Succeed).
+func (t *Throttle) Take(ctx context.Context, key string) error {
 	now := t.now()
-	b, ok := t.buckets[key]
-	if !ok {
-		if len(t.buckets) >= maxThrottleKeys {
-			t.prune(now)
+	var throttled *ThrottledError
+	err := t.store.UpdateLoginBucket(ctx, key, now, func(b store.LoginBucket, found bool) (store.LoginBucket, bool) {
+		tokens := t.rule.Burst
+		if found {
+			tokens = t.rule.refilled(b.Tokens, b.UpdatedAt, now)
 		}
-		b = &bucket{tokens: t.rule.Burst, last: now}
-		t.buckets[key] = b
+		if tokens < 1 {
+			throttled = &ThrottledError{RetryAfter: t.rule.wait(tokens)}
+			return b, false
+		}
+		return t.bucket(tokens-1, now), true
+	})
+	if err != nil {
+		return fmt.Errorf("auth: login throttle: %w", err)
 	}
-	t.refill(b, now)
-	if b.tokens < 1 {
-		wait := time.Duration((1 - b.tokens) * float64(t.rule.Refill))
-		return &ThrottledError{RetryAfter: max(wait, time.Second)}
+	if throttled != nil {
+		return throttled
 	}
-	b.tokens--
 	return nil
 }
 
 // Refund gives back the attempt Take spent, for an attempt that succeeded
-// or was never made.
-func (t *Throttle) Refund(key string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if b, ok := t.buckets[key]; ok {
-		b.tokens = math.Min(t.rule.Burst, b.tokens+1)
-	}
+// or was never made. A store error leaves it spent, erring on the side of
+// the throttle.
+func (t *Throttle) Refund(ctx context.Context, key string) {
+	now := t.now()
+	_ = t.store.UpdateLoginBucket(ctx, key, now, func(b store.LoginBucket, found bool) (store.LoginBucket, bool) {
+		if !found {
+			return b, false
+		}
+		return t.bucket(math.Min(t.rule.Burst, t.rule.refilled(b.Tokens, b.UpdatedAt, now)+1), now), true
+	})
 }
 
 // Succeed forgets key's failures.
-func (t *Throttle) Succeed(key string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	delete(t.buckets, key)
+func (t *Throttle) Succeed(ctx context.Context, key string) {
+	_ = t.store.DeleteLoginBucket(ctx, key)
 }
 
-// prune makes room: it drops buckets that have refilled, then buckets
-// that still allow an attempt. Buckets that are throttling right now go
-// last, so flooding the map with new keys cannot lift a lock-out.
-// Callers hold mu.
-func (t *Throttle) prune(now time.Time) {
-	for k, b := range t.buckets {
-		t.refill(b, now)
-		if b.tokens >= t.rule.Burst {
-			delete(t.buckets, k)
-		}
-	}
-	for _, keep := range []func(*bucket) bool{
-		func(b *bucket) bool { return b.tokens < 1 },
-		func(*bucket) bool { return false },
-	} {
-		for k, b := range t.buckets {
-			if len(t.buckets) < maxThrottleKeys/2 {
-				return
-			}
-			if !keep(b) {
-				delete(t.buckets, k)
-			}
-		}
-	}
+// bucket is the row for a bucket holding tokens at now.
+func (t *Throttle) bucket(tokens float64, now time.Time) store.LoginBucket {
+	full := now.Add(time.Duration((t.rule.Burst - tokens) * float64(t.rule.Refill)))
+	return store.LoginBucket{Tokens: tokens, UpdatedAt: now, FullAt: full}
 }

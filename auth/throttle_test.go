@@ -2,22 +2,28 @@ package auth_test
 
 import (
 	"errors"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/hlsgate/hlsgate/auth"
+	"github.com/hlsgate/hlsgate/server/store"
 )
 
 func TestThrottle(t *testing.T) {
+	eachEngine(t, testThrottle)
+}
+
+func testThrottle(t *testing.T, db *store.DB) {
 	clock := newClock()
-	th := auth.NewThrottle(auth.ThrottleRule{Burst: 3, Refill: 10 * time.Second}, clock.Now)
+	th := auth.NewThrottle(db, auth.ThrottleRule{Burst: 3, Refill: 10 * time.Second}, clock.Now)
 	// take spends an attempt and returns the wait it was refused with (0:
 	// allowed).
 	take := func(key string) time.Duration {
 		t.Helper()
-		err := th.Take(key)
+		err := th.Take(t.Context(), key)
 		if err == nil {
 			return 0
 		}
@@ -40,7 +46,7 @@ func TestThrottle(t *testing.T) {
 		t.Errorf("another key is throttled for %s", d)
 	}
 	// Refund gives one attempt back.
-	th.Refund("u:alice")
+	th.Refund(t.Context(), "u:alice")
 	if d := take("u:alice"); d != 0 {
 		t.Errorf("after Refund: throttled for %s", d)
 	}
@@ -64,17 +70,17 @@ func TestThrottle(t *testing.T) {
 		t.Errorf("an hour's rest gave more than the burst")
 	}
 	// Success forgets the failures.
-	th.Succeed("u:alice")
+	th.Succeed(t.Context(), "u:alice")
 	if d := take("u:alice"); d != 0 {
 		t.Errorf("after Succeed: throttled for %s", d)
 	}
 
 	// RetryAfter is at least a second, so Retry-After is never 0.
-	th2 := auth.NewThrottle(auth.ThrottleRule{Burst: 1, Refill: 100 * time.Millisecond}, clock.Now)
-	th2.Take("k")
+	th2 := auth.NewThrottle(db, auth.ThrottleRule{Burst: 1, Refill: 100 * time.Millisecond}, clock.Now)
+	th2.Take(t.Context(), "k")
 	clock.Advance(99 * time.Millisecond)
 	var te *auth.ThrottledError
-	if err := th2.Take("k"); !errors.As(err, &te) || te.RetryAfter != time.Second {
+	if err := th2.Take(t.Context(), "k"); !errors.As(err, &te) || te.RetryAfter != time.Second {
 		t.Errorf("Take = %v, want a retry after 1s", err)
 	}
 	if msg := te.Error(); msg != "auth: too many failed logins, retry after 1s" {
@@ -82,25 +88,57 @@ func TestThrottle(t *testing.T) {
 	}
 }
 
-// TestThrottleParallel: attempts made at once cannot all pass before the
-// first failure counts.
+// TestThrottleParallel: attempts made at once, each through a throttle of
+// its own as on separate replicas, cannot all pass before the first
+// failure counts: the bucket changes in one transaction per attempt,
+// serialised per key, even while the key has no row yet.
 func TestThrottleParallel(t *testing.T) {
-	th := auth.NewThrottle(auth.ThrottleRule{Burst: 5, Refill: time.Minute}, newClock().Now)
-	var allowed atomic.Int64
-	var wg sync.WaitGroup
-	for range 60 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if th.Take("u:alice") == nil {
-				allowed.Add(1)
-			}
-		}()
-	}
-	wg.Wait()
-	if n := allowed.Load(); n != 5 {
-		t.Errorf("%d of 60 parallel attempts allowed, want the burst of 5", n)
-	}
+	eachEngine(t, func(t *testing.T, db *store.DB) {
+		clock := newClock()
+		rule := auth.ThrottleRule{Burst: 5, Refill: time.Minute}
+		var allowed atomic.Int64
+		var wg sync.WaitGroup
+		for range 24 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				err := auth.NewThrottle(db, rule, clock.Now).Take(t.Context(), "u:alice")
+				var te *auth.ThrottledError
+				switch {
+				case err == nil:
+					allowed.Add(1)
+				case !errors.As(err, &te):
+					t.Errorf("Take: %v", err)
+				}
+			}()
+		}
+		wg.Wait()
+		if n := allowed.Load(); n != 5 {
+			t.Errorf("%d of 24 parallel attempts allowed, want the burst of 5", n)
+		}
+	})
+}
+
+// TestThrottleFloodKeepsLockouts: failures under ever new names (which
+// clean up refilled buckets as they go) cannot lift a lock-out in force.
+func TestThrottleFloodKeepsLockouts(t *testing.T) {
+	eachEngine(t, func(t *testing.T, db *store.DB) {
+		clock := newClock()
+		th := auth.NewThrottle(db, auth.ThrottleRule{Burst: 5, Refill: time.Minute}, clock.Now)
+		for range 5 {
+			th.Take(t.Context(), "u:victim")
+		}
+		if th.Take(t.Context(), "u:victim") == nil {
+			t.Fatal("victim not locked out after 5 failures")
+		}
+		for i := range 200 {
+			clock.Advance(100 * time.Millisecond)
+			th.Take(t.Context(), "ip:"+strconv.Itoa(i))
+		}
+		if th.Take(t.Context(), "u:victim") == nil {
+			t.Error("a flood of new keys lifted the victim's lock-out")
+		}
+	})
 }
 
 func TestDefaultRules(t *testing.T) {

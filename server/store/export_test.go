@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"strings"
+	"testing"
 )
 
 // Test-only access to internals, for the external store_test package.
@@ -55,4 +56,14 @@ func (db *DB) ExplainRevokedSince(ctx context.Context) (string, error) {
 		err = tx.SelectContext(ctx, &lines, db.q(`EXPLAIN `+revokedSinceQuery), int64(0), int64(0))
 	}
 	return strings.Join(lines, "\n"), err
+}
+
+// LoginBucketCount counts the rows of login_attempts.
+func (db *DB) LoginBucketCount(tb testing.TB) int {
+	tb.Helper()
+	var n int
+	if err := db.db.GetContext(tb.Context(), &n, `SELECT count(*) FROM login_attempts`); err != nil {
+		tb.Fatal(err)
+	}
+	return n
 }
