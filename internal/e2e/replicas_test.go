@@ -71,3 +71,40 @@ func firstURI(p string) string {
 	}
 	return ""
 }
+
+// TestLoginThrottleAcrossReplicas: password guesses spread over two
+// replicas count together, so the sixth is refused (429 with Retry-After)
+// on both, though neither has seen more than three.
+func TestLoginThrottleAcrossReplicas(t *testing.T) {
+	for _, engine := range storetest.Engines(t) {
+		t.Run(engine, func(t *testing.T) {
+			dsn := storetest.DSN(t, engine)
+			keys := testKeys(t)
+			a := startGate(t, dsn, keys)
+			b := startGate(t, dsn, keys)
+			signUp(t, a, "target", "Player/1")
+			login := func(g *gate, password string) (int, string) {
+				t.Helper()
+				body := `{"username":"target","password":"` + password + `"}`
+				resp, err := http.Post(g.http.URL+"/api/login", "application/json", strings.NewReader(body))
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				return resp.StatusCode, resp.Header.Get("Retry-After")
+			}
+			for i := range 5 {
+				g := []*gate{a, b}[i%2]
+				if st, _ := login(g, "wrong-guess"); st != http.StatusUnauthorized {
+					t.Fatalf("guess %d: %d, want 401", i+1, st)
+				}
+			}
+			for name, g := range map[string]*gate{"a": a, "b": b} {
+				st, retry := login(g, "password-target")
+				if st != http.StatusTooManyRequests || retry == "" || retry == "0" {
+					t.Errorf("replica %s after 5 failures over both: %d, Retry-After %q; want 429 with a wait", name, st, retry)
+				}
+			}
+		})
+	}
+}
