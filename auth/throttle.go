@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"sync"
 	"time"
 
 	"github.com/hlsgate/hlsgate/server/store"
@@ -42,12 +43,6 @@ func (r ThrottleRule) refilled(tokens float64, last, now time.Time) float64 {
 	return tokens
 }
 
-// wait is how long a bucket holding tokens (fewer than one) takes to
-// allow an attempt; at least a second, the resolution of Retry-After.
-func (r ThrottleRule) wait(tokens float64) time.Duration {
-	return max(time.Duration((1-tokens)*float64(r.Refill)), time.Second)
-}
-
 // BucketStore keeps the login buckets (see store.UpdateLoginBucket).
 type BucketStore interface {
 	UpdateLoginBucket(ctx context.Context, key string, now time.Time, change func(b store.LoginBucket, found bool) (store.LoginBucket, bool)) error
@@ -61,15 +56,39 @@ type BucketStore interface {
 // away writes nothing. Buckets that have refilled are deleted as new ones
 // are made, so the table holds only keys with recent failures, and a flood
 // of new keys cannot push out a lock-out in force.
+//
+// A flood of guesses at one key costs the database little: a replica
+// sends one change per key at a time (the rest wait their turn here, not
+// on a pooled connection), and once the store has refused a key the
+// replica refuses it itself until the wait it was given is over.
 type Throttle struct {
 	store BucketStore
 	rule  ThrottleRule
 	now   func() time.Time
+
+	mu      sync.Mutex
+	turns   map[string]*turn     // keys with a change under way here
+	refused map[string]time.Time // keys the store refused, until when
 }
+
+// turn admits one change of a key at a time.
+type turn struct {
+	slot    chan struct{}
+	waiters int // guarded by Throttle.mu
+}
+
+// maxRefusedKeys bounds the refusals a replica remembers; past it, new
+// refusals are asked of the store again, which is only slower.
+const maxRefusedKeys = 100_000
+
+// settleTimeout bounds Refund and Succeed, which run on after the request
+// that called them has ended: giving back an attempt must not be lost to
+// a client that hung up.
+const settleTimeout = 5 * time.Second
 
 // NewThrottle returns a throttle kept in st.
 func NewThrottle(st BucketStore, rule ThrottleRule, now func() time.Time) *Throttle {
-	return &Throttle{store: st, rule: rule, now: now}
+	return &Throttle{store: st, rule: rule, now: now, turns: map[string]*turn{}, refused: map[string]time.Time{}}
 }
 
 // Take spends one attempt of key before the attempt is made, or returns a
@@ -79,24 +98,32 @@ func NewThrottle(st BucketStore, rule ThrottleRule, now func() time.Time) *Throt
 // before the first failure is counted. A successful attempt gives it back
 // (Refund, Succeed).
 func (t *Throttle) Take(ctx context.Context, key string) error {
-	now := t.now()
-	var throttled *ThrottledError
-	err := t.store.UpdateLoginBucket(ctx, key, now, func(b store.LoginBucket, found bool) (store.LoginBucket, bool) {
-		tokens := t.rule.Burst
-		if found {
-			tokens = t.rule.refilled(b.Tokens, b.UpdatedAt, now)
-		}
+	if err := t.refusedNow(key); err != nil {
+		return err
+	}
+	done, err := t.await(ctx, key)
+	if err != nil {
+		return fmt.Errorf("auth: login throttle: %w", err)
+	}
+	defer done()
+	if err := t.refusedNow(key); err != nil {
+		return err // refused while this call waited its turn
+	}
+	var until time.Time
+	err = t.store.UpdateLoginBucket(ctx, key, t.now(), func(b store.LoginBucket, found bool) (store.LoginBucket, bool) {
+		at, tokens := t.current(b, found)
 		if tokens < 1 {
-			throttled = &ThrottledError{RetryAfter: t.rule.wait(tokens)}
+			until = at.Add(time.Duration((1 - tokens) * float64(t.rule.Refill)))
 			return b, false
 		}
-		return t.bucket(tokens-1, now), true
+		return t.bucket(tokens-1, at), true
 	})
 	if err != nil {
 		return fmt.Errorf("auth: login throttle: %w", err)
 	}
-	if throttled != nil {
-		return throttled
+	if !until.IsZero() {
+		t.refuse(key, until)
+		return t.refusedNow(key)
 	}
 	return nil
 }
@@ -105,22 +132,113 @@ func (t *Throttle) Take(ctx context.Context, key string) error {
 // or was never made. A store error leaves it spent, erring on the side of
 // the throttle.
 func (t *Throttle) Refund(ctx context.Context, key string) {
-	now := t.now()
-	_ = t.store.UpdateLoginBucket(ctx, key, now, func(b store.LoginBucket, found bool) (store.LoginBucket, bool) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
+	defer cancel()
+	t.mu.Lock()
+	delete(t.refused, key)
+	t.mu.Unlock()
+	done, err := t.await(ctx, key)
+	if err != nil {
+		return
+	}
+	defer done()
+	_ = t.store.UpdateLoginBucket(ctx, key, t.now(), func(b store.LoginBucket, found bool) (store.LoginBucket, bool) {
 		if !found {
 			return b, false
 		}
-		return t.bucket(math.Min(t.rule.Burst, t.rule.refilled(b.Tokens, b.UpdatedAt, now)+1), now), true
+		at, tokens := t.current(b, found)
+		return t.bucket(math.Min(t.rule.Burst, tokens+1), at), true
 	})
 }
 
 // Succeed forgets key's failures.
 func (t *Throttle) Succeed(ctx context.Context, key string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
+	defer cancel()
+	t.mu.Lock()
+	delete(t.refused, key)
+	t.mu.Unlock()
 	_ = t.store.DeleteLoginBucket(ctx, key)
 }
 
-// bucket is the row for a bucket holding tokens at now.
-func (t *Throttle) bucket(tokens float64, now time.Time) store.LoginBucket {
-	full := now.Add(time.Duration((t.rule.Burst - tokens) * float64(t.rule.Refill)))
-	return store.LoginBucket{Tokens: tokens, UpdatedAt: now, FullAt: full}
+// current is the bucket's time and tokens now. A bucket last changed by a
+// replica whose clock is ahead keeps that time, so the skew is not counted
+// as refill by the next replica.
+func (t *Throttle) current(b store.LoginBucket, found bool) (time.Time, float64) {
+	now := t.now()
+	if !found {
+		return now, t.rule.Burst
+	}
+	at := now
+	if b.UpdatedAt.After(at) {
+		at = b.UpdatedAt
+	}
+	return at, t.rule.refilled(b.Tokens, b.UpdatedAt, at)
+}
+
+// bucket is the row for a bucket holding tokens at at.
+func (t *Throttle) bucket(tokens float64, at time.Time) store.LoginBucket {
+	full := at.Add(time.Duration((t.rule.Burst - tokens) * float64(t.rule.Refill)))
+	return store.LoginBucket{Tokens: tokens, UpdatedAt: at, FullAt: full}
+}
+
+// await waits for key's turn on this replica; done ends it.
+func (t *Throttle) await(ctx context.Context, key string) (done func(), err error) {
+	t.mu.Lock()
+	tu := t.turns[key]
+	if tu == nil {
+		tu = &turn{slot: make(chan struct{}, 1)}
+		t.turns[key] = tu
+	}
+	tu.waiters++
+	t.mu.Unlock()
+	leave := func() {
+		t.mu.Lock()
+		if tu.waiters--; tu.waiters == 0 {
+			delete(t.turns, key)
+		}
+		t.mu.Unlock()
+	}
+	select {
+	case tu.slot <- struct{}{}:
+		return func() { <-tu.slot; leave() }, nil
+	case <-ctx.Done():
+		leave()
+		return nil, ctx.Err()
+	}
+}
+
+// refuse remembers that the store refused key until until.
+func (t *Throttle) refuse(key string, until time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.refused) >= maxRefusedKeys {
+		now := t.now()
+		for k, u := range t.refused {
+			if !now.Before(u) {
+				delete(t.refused, k)
+			}
+		}
+		if len(t.refused) >= maxRefusedKeys {
+			return
+		}
+	}
+	t.refused[key] = until
+}
+
+// refusedNow returns a *ThrottledError while key's remembered refusal
+// lasts. A refusal can outlast the bucket by at most one attempt's wait,
+// when another replica gives an attempt back meanwhile (Refund).
+func (t *Throttle) refusedNow(key string) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	until, ok := t.refused[key]
+	if !ok {
+		return nil
+	}
+	if wait := until.Sub(t.now()); wait > 0 {
+		return &ThrottledError{RetryAfter: max(wait, time.Second)}
+	}
+	delete(t.refused, key)
+	return nil
 }

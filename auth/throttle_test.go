@@ -1,6 +1,7 @@
 package auth_test
 
 import (
+	"context"
 	"errors"
 	"strconv"
 	"sync"
@@ -124,19 +125,152 @@ func TestThrottleParallel(t *testing.T) {
 func TestThrottleFloodKeepsLockouts(t *testing.T) {
 	eachEngine(t, func(t *testing.T, db *store.DB) {
 		clock := newClock()
-		th := auth.NewThrottle(db, auth.ThrottleRule{Burst: 5, Refill: time.Minute}, clock.Now)
+		users := auth.NewThrottle(db, auth.ThrottleRule{Burst: 5, Refill: time.Hour}, clock.Now)
+		addrs := auth.NewThrottle(db, auth.ThrottleRule{Burst: 5, Refill: time.Second}, clock.Now)
 		for range 5 {
-			th.Take(t.Context(), "u:victim")
+			if err := users.Take(t.Context(), "u:victim"); err != nil {
+				t.Fatal(err)
+			}
 		}
-		if th.Take(t.Context(), "u:victim") == nil {
-			t.Fatal("victim not locked out after 5 failures")
-		}
+		// Address buckets refill within a second, so each new one made
+		// later deletes the ones before it.
 		for i := range 200 {
 			clock.Advance(100 * time.Millisecond)
-			th.Take(t.Context(), "ip:"+strconv.Itoa(i))
+			if err := addrs.Take(t.Context(), "ip:"+strconv.Itoa(i)); err != nil {
+				t.Fatalf("flood key %d: %v", i, err)
+			}
 		}
-		if th.Take(t.Context(), "u:victim") == nil {
-			t.Error("a flood of new keys lifted the victim's lock-out")
+		// Another replica, which has no refusal of its own to remember,
+		// asks the database.
+		other := auth.NewThrottle(db, auth.ThrottleRule{Burst: 5, Refill: time.Hour}, clock.Now)
+		var te *auth.ThrottledError
+		if err := other.Take(t.Context(), "u:victim"); !errors.As(err, &te) {
+			t.Errorf("after a flood of new keys the victim's attempt got %v, want *ThrottledError", err)
+		}
+	})
+}
+
+// TestThrottleFlood: 300 guesses at once at one key over three replicas
+// get the burst and refusals, never a database error, and each replica
+// sends one change of the key at a time, so the flood holds at most one
+// database connection per replica.
+func TestThrottleFlood(t *testing.T) {
+	eachEngine(t, func(t *testing.T, db *store.DB) {
+		clock := newClock()
+		rule := auth.ThrottleRule{Burst: 5, Refill: time.Minute}
+		var allowed, refused atomic.Int64
+		var wg sync.WaitGroup
+		replicas := make([]*concurrentBuckets, 3)
+		for i := range replicas {
+			replicas[i] = &concurrentBuckets{BucketStore: db}
+			th := auth.NewThrottle(replicas[i], rule, clock.Now)
+			for range 100 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					err := th.Take(t.Context(), "u:flooded")
+					var te *auth.ThrottledError
+					switch {
+					case err == nil:
+						allowed.Add(1)
+					case errors.As(err, &te):
+						refused.Add(1)
+					default:
+						t.Errorf("Take: %v", err)
+					}
+				}()
+			}
+		}
+		wg.Wait()
+		if allowed.Load() != 5 || refused.Load() != 295 {
+			t.Errorf("%d allowed, %d refused; want 5 and 295", allowed.Load(), refused.Load())
+		}
+		for i, r := range replicas {
+			if n := r.most.Load(); n != 1 {
+				t.Errorf("replica %d had %d changes of the key in flight at once, want 1", i, n)
+			}
+		}
+	})
+}
+
+// concurrentBuckets records the most bucket changes in flight at once.
+type concurrentBuckets struct {
+	auth.BucketStore
+	now, most atomic.Int64
+}
+
+func (c *concurrentBuckets) UpdateLoginBucket(ctx context.Context, key string, now time.Time, change func(store.LoginBucket, bool) (store.LoginBucket, bool)) error {
+	n := c.now.Add(1)
+	defer c.now.Add(-1)
+	for {
+		m := c.most.Load()
+		if n <= m || c.most.CompareAndSwap(m, n) {
+			break
+		}
+	}
+	return c.BucketStore.UpdateLoginBucket(ctx, key, now, change)
+}
+
+// countingBuckets counts a store's bucket changes.
+type countingBuckets struct {
+	auth.BucketStore
+	changes atomic.Int64
+}
+
+func (c *countingBuckets) UpdateLoginBucket(ctx context.Context, key string, now time.Time, change func(store.LoginBucket, bool) (store.LoginBucket, bool)) error {
+	c.changes.Add(1)
+	return c.BucketStore.UpdateLoginBucket(ctx, key, now, change)
+}
+
+// TestThrottleRemembersRefusals: once the database has refused a key, the
+// replica refuses it itself, with the wait it was given, until that wait
+// is over.
+func TestThrottleRemembersRefusals(t *testing.T) {
+	eachEngine(t, func(t *testing.T, db *store.DB) {
+		clock := newClock()
+		st := &countingBuckets{BucketStore: db}
+		th := auth.NewThrottle(st, auth.ThrottleRule{Burst: 2, Refill: 10 * time.Second}, clock.Now)
+		for range 3 {
+			th.Take(t.Context(), "u:alice")
+		}
+		asked := st.changes.Load()
+		clock.Advance(3 * time.Second)
+		for range 50 {
+			var te *auth.ThrottledError
+			if err := th.Take(t.Context(), "u:alice"); !errors.As(err, &te) || te.RetryAfter != 7*time.Second {
+				t.Fatalf("remembered refusal: %v, want a retry after 7s", err)
+			}
+		}
+		if n := st.changes.Load() - asked; n != 0 {
+			t.Errorf("%d database changes for refusals it already knew", n)
+		}
+		clock.Advance(7 * time.Second)
+		if err := th.Take(t.Context(), "u:alice"); err != nil {
+			t.Errorf("once the wait is over: %v", err)
+		}
+	})
+}
+
+// TestThrottleClockSkew: a replica whose clock is behind does not turn
+// the skew into refill for the next replica.
+func TestThrottleClockSkew(t *testing.T) {
+	eachEngine(t, func(t *testing.T, db *store.DB) {
+		rule := auth.ThrottleRule{Burst: 2, Refill: 10 * time.Second}
+		ahead, behind := newClock(), newClock()
+		ahead.Advance(10 * time.Second)
+		a := auth.NewThrottle(db, rule, ahead.Now)
+		b := auth.NewThrottle(db, rule, behind.Now)
+		if err := a.Take(t.Context(), "u:alice"); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Take(t.Context(), "u:alice"); err != nil {
+			t.Fatal(err)
+		}
+		// No time has passed on a's clock: the bucket is empty.
+		a2 := auth.NewThrottle(db, rule, ahead.Now)
+		var te *auth.ThrottledError
+		if err := a2.Take(t.Context(), "u:alice"); !errors.As(err, &te) {
+			t.Errorf("third attempt with no time passed: %v, want *ThrottledError (the skew counted as refill)", err)
 		}
 	})
 }

@@ -717,7 +717,7 @@ func TestPassThroughSendsWhatArrived(t *testing.T) {
 			done := make(chan error, 1)
 			go func() {
 				var err error
-				if resp, err = http.DefaultClient.Do(req); err == nil {
+				if resp, err = f.client.Do(req); err == nil {
 					_, err = io.ReadFull(resp.Body, got)
 				}
 				done <- err

@@ -67,3 +67,13 @@ func (db *DB) LoginBucketCount(tb testing.TB) int {
 	}
 	return n
 }
+
+// DefaultIsolation reads PostgreSQL's default_transaction_isolation.
+func (db *DB) DefaultIsolation(tb testing.TB) string {
+	tb.Helper()
+	var v string
+	if err := db.db.GetContext(tb.Context(), &v, `SHOW default_transaction_isolation`); err != nil {
+		tb.Fatal(err)
+	}
+	return v
+}

@@ -19,8 +19,15 @@ type LoginBucket struct {
 
 // loginLockClass is the first key of the two-key PostgreSQL advisory locks
 // that serialise changes to one login bucket ("hl" in ASCII). Two-key locks
-// never collide with the one-key schema lock.
+// never collide with the one-key schema lock. Advisory locks are per
+// database, not per schema: deployments sharing one database under
+// different schemas wait on each other's equal keys, briefly.
 const loginLockClass = 0x686c
+
+// prunePerCreate bounds the refilled buckets one new bucket's transaction
+// deletes. More are created than deleted only while more than this many
+// buckets refill per new one, which the throttle itself prevents.
+const prunePerCreate = 100
 
 // UpdateLoginBucket changes key's bucket in one transaction that every
 // other change to the same key waits for, on any replica: on PostgreSQL an
@@ -31,7 +38,7 @@ const loginLockClass = 0x686c
 // so the table holds only keys with recent failures.
 func (db *DB) UpdateLoginBucket(ctx context.Context, key string, now time.Time, change func(b LoginBucket, found bool) (next LoginBucket, keep bool)) error {
 	const op = "update login bucket"
-	tx, err := db.db.BeginTxx(ctx, nil)
+	tx, err := db.beginTx(ctx)
 	if err != nil {
 		return wrap(op, err)
 	}
@@ -59,7 +66,15 @@ func (db *DB) UpdateLoginBucket(ctx context.Context, key string, now time.Time, 
 		return nil
 	}
 	if !found {
-		if _, err := tx.ExecContext(ctx, db.q(`DELETE FROM login_attempts WHERE full_at < ?`), toMillis(now)); err != nil {
+		// On PostgreSQL, rows another transaction holds are skipped, not
+		// waited for: a new key's login never queues behind other keys.
+		prune := `DELETE FROM login_attempts WHERE bucket IN (
+			SELECT bucket FROM login_attempts WHERE full_at < ? LIMIT ?)`
+		if db.engine == EnginePostgres {
+			prune = `DELETE FROM login_attempts WHERE bucket IN (
+				SELECT bucket FROM login_attempts WHERE full_at < ? LIMIT ? FOR UPDATE SKIP LOCKED)`
+		}
+		if _, err := tx.ExecContext(ctx, db.q(prune), toMillis(now), prunePerCreate); err != nil {
 			return wrap(op, err)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/hlsgate/hlsgate/server/store"
+	"github.com/hlsgate/hlsgate/server/store/storetest"
 )
 
 func TestLoginBuckets(t *testing.T) {
@@ -102,4 +103,45 @@ func TestLoginBucketsSerialised(t *testing.T) {
 			t.Errorf("%v increments landed, want %d: changes overlapped", got, n)
 		}
 	})
+}
+
+// TestLoginBucketsUnderRepeatableRead: the lock-then-read transactions do
+// not depend on the server's default isolation. Under REPEATABLE READ a
+// read after the lock would not see the previous holder's commit (and
+// would fail to serialise); the store asks for READ COMMITTED itself.
+func TestLoginBucketsUnderRepeatableRead(t *testing.T) {
+	dsn := storetest.DSN(t, store.EnginePostgres)
+	db, err := store.Open(t.Context(), dsn+"&default_transaction_isolation=repeatable%20read", storetest.Schema(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if got := db.DefaultIsolation(t); got != "repeatable read" {
+		t.Fatalf("default_transaction_isolation = %q: the test's setting did not reach the server", got)
+	}
+	const n = 20
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := db.UpdateLoginBucket(t.Context(), "u:busy", t0, func(b store.LoginBucket, _ bool) (store.LoginBucket, bool) {
+				b.Tokens++
+				b.UpdatedAt, b.FullAt = t0, t0.Add(time.Hour)
+				return b, true
+			})
+			if err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	var got float64
+	db.UpdateLoginBucket(t.Context(), "u:busy", t0, func(b store.LoginBucket, _ bool) (store.LoginBucket, bool) {
+		got = b.Tokens
+		return b, false
+	})
+	if got != n {
+		t.Errorf("%v increments landed, want %d", got, n)
+	}
 }

@@ -190,14 +190,16 @@ func (db *DB) CreateSessionWithin(ctx context.Context, s Session, c SessionCap, 
 	if !validSessionID(s.ID) {
 		return nil, fmt.Errorf("store: %s: id is not 32 lowercase hex characters", op)
 	}
-	tx, err := db.db.BeginTxx(ctx, nil)
+	tx, err := db.beginTx(ctx)
 	if err != nil {
 		return nil, wrap(op, err)
 	}
 	defer tx.Rollback()
 	if db.engine == EnginePostgres {
+		// NO KEY UPDATE: the user's other logins wait, foreign-key checks
+		// on the user's rows do not.
 		var one int
-		err := tx.GetContext(ctx, &one, db.q(`SELECT 1 FROM users WHERE id = ? FOR UPDATE`), s.UserID)
+		err := tx.GetContext(ctx, &one, db.q(`SELECT 1 FROM users WHERE id = ? FOR NO KEY UPDATE`), s.UserID)
 		if err != nil {
 			return nil, wrap(op, err)
 		}
@@ -215,7 +217,7 @@ func (db *DB) CreateSessionWithin(ctx context.Context, s Session, c SessionCap, 
 			return nil, err
 		}
 		for _, old := range evicted {
-			_, err := tx.ExecContext(ctx, db.q(`UPDATE sessions SET revoked_at = ? WHERE id = ?`), toMillis(now), old.ID)
+			_, err := tx.ExecContext(ctx, db.q(`UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`), toMillis(now), old.ID)
 			if err != nil {
 				return nil, wrap(op, err)
 			}

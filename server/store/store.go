@@ -21,6 +21,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	// The database/sql drivers: "pgx" for PostgreSQL, "sqlite3" (cgo) for SQLite.
 	_ "github.com/jackc/pgx/v5/stdlib"
@@ -58,6 +59,23 @@ type DB struct {
 	engine string
 }
 
+// maxOpenConns bounds one replica's database connections. Every
+// transaction does all its work on its own connection, so a full pool
+// cannot deadlock.
+const maxOpenConns = 20
+
+// beginTx starts a transaction that reads what committed before each of
+// its statements (PostgreSQL's READ COMMITTED, whatever the server's
+// default), which the lock-then-read transactions of this package rely on:
+// under REPEATABLE READ a read after the lock would not see the previous
+// holder's commit. SQLite transactions are serialisable anyway.
+func (db *DB) beginTx(ctx context.Context) (*sqlx.Tx, error) {
+	if db.engine == EnginePostgres {
+		return db.db.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
+	}
+	return db.db.BeginTxx(ctx, nil)
+}
+
 // Open opens the database named by dsn and applies schema (the text of
 // schema.sql) to it.
 //
@@ -88,6 +106,13 @@ func Open(ctx context.Context, dsn, schema string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", RedactDSN(dsn), err)
 	}
+	// A flood of requests waits for a pooled connection, each bounded by
+	// its request's deadline, instead of opening one each until PostgreSQL
+	// (max_connections, 100 by default, shared by the fleet) refuses
+	// everyone.
+	sdb.SetMaxOpenConns(maxOpenConns)
+	sdb.SetMaxIdleConns(maxOpenConns)
+	sdb.SetConnMaxIdleTime(5 * time.Minute)
 	db := &DB{db: sqlx.NewDb(sdb, driverName), engine: engine}
 	if err := db.Ping(ctx); err != nil {
 		sdb.Close()
